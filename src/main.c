@@ -1,0 +1,105 @@
+/* main.c — flukewatch's entry point: global options and subcommand dispatch.
+ *
+ * The workbench TUI (no arguments) arrives with a later issue; for now the
+ * program is its subcommands. Each subcommand lives in src/cmd_*.c.
+ */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sanitize.h"
+
+static const fw_command *const commands[] = {
+    &fw_cmd_synth,
+    &fw_cmd_data_inspect,
+    &fw_cmd_data_check,
+    &fw_cmd_devices,
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_main_help(FILE *out)
+{
+    fprintf(out,
+            "usage: flukewatch [--help | --version]\n"
+            "       flukewatch COMMAND [OPTIONS]\n\n"
+            "flukewatch — a terminal workbench for whale-fluke re-identification.\n\n"
+            "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\n'flukewatch COMMAND --help' describes one command; man flukewatch has them all.\n");
+}
+
+/* Match argv[1] (and argv[2] for two-word commands such as "data inspect").
+ * Returns the command and sets *words to the number of argv words it used. */
+static const fw_command *find_command(int argc, char **argv, int *words)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const char *name = commands[i]->name;
+        const char *space = strchr(name, ' ');
+        if (!space) {
+            if (!strcmp(argv[1], name)) {
+                *words = 1;
+                return commands[i];
+            }
+        } else if (argc > 2 && strlen(argv[1]) == (size_t)(space - name) &&
+                   !strncmp(argv[1], name, (size_t)(space - name)) && !strcmp(argv[2], space + 1)) {
+            *words = 2;
+            return commands[i];
+        }
+    }
+    return NULL;
+}
+
+/* A group word alone ("flukewatch data") lists its commands. */
+static int print_group_help(const char *group)
+{
+    int found = 0;
+    size_t len = strlen(group);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const char *name = commands[i]->name;
+        if (!strncmp(name, group, len) && name[len] == ' ') {
+            if (!found)
+                printf("usage: flukewatch %s SUBCOMMAND ...\n\n", group);
+            printf("  %-14s %s\n", name, commands[i]->summary);
+            found = 1;
+        }
+    }
+    return found;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_main_help(stderr);
+        fprintf(stderr, "\n(The interactive workbench is not built yet: use a command.)\n");
+        return FW_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_main_help(stdout);
+        return FW_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("flukewatch %s\n", PACKAGE_VERSION);
+        return FW_EXIT_OK;
+    }
+    int words = 0;
+    const fw_command *cmd = find_command(argc, argv, &words);
+    if (!cmd) {
+        if (print_group_help(argv[1]))
+            return (argc > 2 && strcmp(argv[2], "--help")) ? FW_EXIT_USAGE : FW_EXIT_OK;
+        char clean[128];
+        fprintf(stderr, "flukewatch: unknown command '%s'. Try 'flukewatch --help'.\n",
+                fw_sanitize(argv[1], clean, sizeof clean));
+        return FW_EXIT_USAGE;
+    }
+    int sub_argc = argc - words;
+    char **sub_argv = argv + words;
+    sub_argv[0] = (char *)cmd->name;
+    if (fw_cli_wants_help(sub_argc, sub_argv)) {
+        fw_cli_print_help(cmd, stdout);
+        return FW_EXIT_OK;
+    }
+    return cmd->run(sub_argc, sub_argv);
+}

@@ -1,0 +1,33 @@
+# tap.sh — TAP helpers for shell tests (sourced).
+#   ok_if "name" command args...   -> one test point, passing when the command succeeds
+#   skip "name" "reason"
+#   tap_done
+# Tests find the program in $FLUKEWATCH and sources in $TOP_SRCDIR (set by make check).
+tap_n=0
+tap_fail=0
+FLUKEWATCH=${FLUKEWATCH:-./flukewatch}
+TOP_SRCDIR=${TOP_SRCDIR:-.}
+TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/fwtest.XXXXXX")
+trap 'rm -rf "$TMP_ROOT"' EXIT
+
+ok_if() {
+    name=$1
+    shift
+    tap_n=$((tap_n + 1))
+    if out=$("$@" 2>&1); then
+        echo "ok $tap_n - $name"
+    else
+        tap_fail=$((tap_fail + 1))
+        echo "not ok $tap_n - $name"
+        printf '%s\n' "$out" | head -20 | sed 's/^/#   /'
+    fi
+}
+
+skip() {
+    tap_n=$((tap_n + 1))
+    echo "ok $tap_n - $1 # SKIP $2"
+}
+
+tap_done() {
+    echo "1..$tap_n"
+}
