@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tap_count_, tap_failed_, tap_current_failed_;
-static const char *tap_skip_reason_;
-static char tap_skip_buf_[256];
+static int tap_count_, tap_failed_ __attribute__((unused)), tap_current_failed_;
+static const char *tap_skip_reason_ __attribute__((unused));
+static char tap_skip_buf_[256] __attribute__((unused));
 
 #define CHECK(cond)                                                              \
     do {                                                                         \
