@@ -26,6 +26,7 @@ typedef struct check_ctx {
     const fw_inspect_opts *opts;
     image_fact *facts;  /* (n_train + n_test) */
     fw_decode_limits limits;
+    fw_jpeg_decoder **decoders; /* (threads) one TurboJPEG handle per worker, made on first use */
     atomic_long done;
     long total;
 } check_ctx;
@@ -45,7 +46,7 @@ static void set_failure(image_fact *f, int code, const char *msg, const char *pa
     f->reason = reason_of(msg, path);
 }
 
-static void check_one(check_ctx *c, long item, image_fact *f)
+static void check_one(check_ctx *c, long item, int worker, image_fact *f)
 {
     int in_test = item >= c->ds->n_train;
     const fw_sample *s = in_test ? &c->ds->test[item - c->ds->n_train] : &c->ds->train[item];
@@ -75,14 +76,20 @@ static void check_one(check_ctx *c, long item, image_fact *f)
         set_failure(f, rc, e.msg, path);
         return;
     }
+    fw_jpeg_decoder **dec = &c->decoders[worker];
+    if (!*dec)
+        rc = fw_jpeg_decoder_create(dec, &e);
     fw_jpeg_info info;
-    rc = fw_jpeg_probe(buf, len, &c->limits, &info, &e);
+    if (rc == FW_OK)
+        rc = fw_jpeg_decoder_probe(*dec, buf, len, &c->limits, &info, &e);
     if (rc == FW_OK) {
         f->width = info.width;
         f->height = info.height;
         f->gray = info.grayscale;
+        /* gray output is the cheapest, and the entropy decoder still reads
+         * every component, so a truncated or corrupt scan is still caught */
         fw_image img = {0};
-        rc = fw_jpeg_decode(buf, len, info.grayscale ? 1 : 3, 1, 1, &c->limits, &img, &e);
+        rc = fw_jpeg_decoder_decode(*dec, buf, len, 1, 1, 1, &c->limits, &img, &e);
         if (rc == FW_OK)
             fw_image_free(&img);
     }
@@ -93,10 +100,9 @@ static void check_one(check_ctx *c, long item, image_fact *f)
 
 static int check_item(void *vctx, long item, int worker, fw_error *err)
 {
-    (void)worker;
     (void)err;
     check_ctx *c = vctx;
-    check_one(c, item, &c->facts[item]);
+    check_one(c, item, worker, &c->facts[item]);
     long done = atomic_fetch_add(&c->done, 1) + 1;
     if (c->opts->progress)
         c->opts->progress(c->opts->progress_ctx, done, c->total);
@@ -231,16 +237,23 @@ int fw_inspect(const fw_dataset *ds, const fw_inspect_opts *opts, fw_inspect_rep
     check_ctx c = {.ds = ds, .opts = opts, .total = rep->n_images,
                    .limits = (fw_decode_limits)FW_DECODE_LIMITS_DEFAULT};
     atomic_init(&c.done, 0);
+    int threads = fw_resolve_threads(opts->threads);
     c.facts = calloc((size_t)(rep->n_images ? rep->n_images : 1), sizeof *c.facts);
-    if (!c.facts)
-        return fw_fail(err, FW_ENOMEM, "inspect: out of memory");
-    int rc = fw_parallel_for(fw_resolve_threads(opts->threads), rep->n_images, check_item, &c,
-                             err);
+    c.decoders = calloc((size_t)threads, sizeof *c.decoders);
+    int rc = FW_OK;
+    if (!c.facts || !c.decoders)
+        rc = fw_fail(err, FW_ENOMEM, "inspect: out of memory");
+    if (rc == FW_OK)
+        rc = fw_parallel_for(threads, rep->n_images, check_item, &c, err);
     if (rc == FW_OK)
         rc = summarise_images(ds, c.facts, rep, err);
-    for (long i = 0; i < rep->n_images; i++)
+    for (long i = 0; c.facts && i < rep->n_images; i++)
         free(c.facts[i].reason);
+    for (int t = 0; c.decoders && t < threads; t++)
+        if (c.decoders[t])
+            fw_jpeg_decoder_free(c.decoders[t]);
     free(c.facts);
+    free(c.decoders);
     if (rc < 0)
         fw_inspect_free(rep);
     return rc;
