@@ -57,15 +57,14 @@ static void check_one(check_ctx *c, long item, int worker, image_fact *f)
         set_failure(f, e.code, e.msg, "");
         return;
     }
+    /* other stat failures (permissions, ...) are left to fw_read_file's message */
     struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT)
-            set_failure(f, FW_ENOTFOUND, "missing", path);
-        else
-            set_failure(f, FW_EIO, strerror(errno), path);
+    int stat_rc = stat(path, &st);
+    if (stat_rc != 0 && errno == ENOENT) {
+        set_failure(f, FW_ENOTFOUND, "missing", path);
         return;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (stat_rc == 0 && !S_ISREG(st.st_mode)) {
         set_failure(f, FW_EIO, "not a regular file", path);
         return;
     }
