@@ -9,6 +9,12 @@
  * must never pass as data. CMYK/YCCK files are decoded to CMYK and converted
  * here with PIL's formula (Adobe inverted polarity), since TurboJPEG cannot
  * convert CMYK to RGB itself.
+ *
+ * DCT scaling uses only 1/8, 1/4, 1/2 and 1/1: libjpeg-turbo has SIMD inverse
+ * DCTs for those, while its 3/8, 5/8, 6/8 and 7/8 paths are plain C. Counted
+ * with valgrind on a 1000x500 q90 4:2:0 RGB decode, 3/8 costs 1.13x the
+ * instructions of 1/2, and 5/8, 6/8, 7/8 cost 1.4x, 1.7x and 2.1x a FULL-size
+ * decode, so "the next n/8 up" would be slower than not scaling at all.
  */
 #include "decode.h"
 
@@ -102,7 +108,7 @@ void fw_jpeg_scaled_size(int w, int h, int min_w, int min_h, int *out_w, int *ou
                          int *eighths)
 {
     int n = 8;
-    for (int k = 1; k <= 8 && (min_w > 0 || min_h > 0); k++) {
+    for (int k = 1; k <= 8 && (min_w > 0 || min_h > 0); k *= 2) {
         int64_t sw = ((int64_t)w * k + 7) / 8, sh = ((int64_t)h * k + 7) / 8;
         if (sw >= min_w && sh >= min_h) {
             n = k;
