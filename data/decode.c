@@ -245,8 +245,7 @@ int fw_jpeg_decoder_decode(fw_jpeg_decoder *dec, const uint8_t *buf, size_t len,
                            int min_w, int min_h, const fw_decode_limits *limits, fw_image *out,
                            fw_error *err)
 {
-    out->width = out->height = out->channels = 0;
-    out->pixels = NULL;
+    *out = (fw_image){0};
     if (channels != 1 && channels != 3)
         return fw_fail(err, FW_EINVAL, "jpeg: channels must be 1 or 3, not %d", channels);
     fw_jpeg_info info;
@@ -299,7 +298,7 @@ int fw_jpeg_probe(const uint8_t *buf, size_t len, const fw_decode_limits *limits
 int fw_jpeg_decode(const uint8_t *buf, size_t len, int channels, int min_w, int min_h,
                    const fw_decode_limits *limits, fw_image *out, fw_error *err)
 {
-    out->pixels = NULL;
+    *out = (fw_image){0};
     fw_jpeg_decoder *dec;
     FW_TRY(fw_jpeg_decoder_create(&dec, err));
     int rc = fw_jpeg_decoder_decode(dec, buf, len, channels, min_w, min_h, limits, out, err);
@@ -380,7 +379,7 @@ static void prefix_path(fw_error *err, const char *path)
 int fw_jpeg_decode_file(const char *path, int channels, int min_w, int min_h,
                         const fw_decode_limits *limits, fw_image *out, fw_error *err)
 {
-    out->pixels = NULL;
+    *out = (fw_image){0};
     limits = limits_or_default(limits);
     uint8_t *buf;
     size_t len;
