@@ -1,15 +1,16 @@
 /* resize.c — resampling 8-bit images from a crop box to a target size.
  *
- * Separable: each axis gets a list of source taps per output pixel; for each
+ * Separable: each axis gets a list of source taps per output pixel. For each
  * output row, a vertical pass sums the source rows it needs into one float
- * row (contiguous, so the compiler vectorises it), then a horizontal pass
- * sums that row's taps into the output pixels. Along an axis that shrinks, an output pixel
- * is the area average of the source interval it covers (partial pixels
- * weighted by their overlap); along an axis that keeps or enlarges its size,
- * it is bilinear between the two nearest source pixel centres (half-pixel
- * aligned), with taps clamped to the pixels the crop box touches, so nothing
- * outside the box leaks in. The result is rounded half up; the same inputs
- * always give the same bytes.
+ * row (SSE2 when available), then a horizontal pass sums that row's taps into
+ * the output pixels (the three channels of a pixel in one SSE2 vector). Along
+ * an axis that shrinks, an output pixel is the area average of the source
+ * interval it covers (partial pixels weighted by their overlap); along an
+ * axis that keeps or enlarges its size, it is bilinear between the two
+ * nearest source pixel centres (half-pixel aligned), with taps clamped to the
+ * pixels the crop box touches, so nothing outside the box leaks in. Rounded
+ * half up. The vector and scalar paths do the same multiply-then-add in the
+ * same order, so the same inputs always give the same bytes.
  */
 #include "resize.h"
 
