@@ -3,9 +3,10 @@
  * Decoding never crashes and never returns a silent blank image: truncated,
  * empty, non-JPEG, over-large (limits checked in 64-bit before any
  * allocation), 12-bit and otherwise corrupt inputs return an error code with
- * the reason. DCT scaling decodes straight to the smallest libjpeg scale
- * (n/8) that is still at least the requested size, which is much cheaper
- * than a full decode followed by a resize.
+ * the reason. DCT scaling decodes straight to the smallest of libjpeg-turbo's
+ * fast scales (1/8, 1/4, 1/2, 1/1) that is still at least the requested size,
+ * which is much cheaper than a full decode followed by a resize (the other
+ * n/8 scales are slower than a full decode in libjpeg-turbo 2.1).
  */
 #ifndef FW_DECODE_H
 #define FW_DECODE_H
@@ -55,8 +56,9 @@ int fw_jpeg_probe(const uint8_t *buf, size_t len, const fw_decode_limits *limits
 int fw_jpeg_decode(const uint8_t *buf, size_t len, int channels, int min_w, int min_h,
                    const fw_decode_limits *limits, fw_image *out, fw_error *err);
 
-/* The DCT scale fw_jpeg_decode uses: the smallest factor n/8 (n = 1..8) whose
- * output ceil(w*n/8) x ceil(h*n/8) is >= min_w x min_h; full size (8/8) when
+/* The DCT scale fw_jpeg_decode uses: the smallest factor n/8 (n = 1, 2, 4, 8:
+ * the scales libjpeg-turbo decodes with SIMD) whose output
+ * ceil(w*n/8) x ceil(h*n/8) is >= min_w x min_h; full size (8/8) when
  * even that is smaller, or when both min_w and min_h are <= 0. If only one is
  * <= 0, only the other constrains. Writes the output size (any pointer may be
  * NULL). */

@@ -75,18 +75,16 @@ static int load_one(build_ctx *b, long i, fw_jpeg_decoder *dec, fw_error *err)
     free(buf);
     if (rc < 0)
         return rc;
-    /* the box in the decoded image's pixels: scale by n/8 (the decoded size is
-       rounded up, so not exactly img/full) and clamp */
+    /* the region in the decoded image's pixels: scale by n/8 and clamp. The
+       decoded size is rounded up (133 px at 1/2 -> 67), so the last column
+       holds only part of a pixel of picture; mapping by n/8 rather than by
+       decoded/full keeps the geometry exact (on odd.jpg at 3/8 of the size
+       this halves the mean difference to a full decode + area resize) */
     int eighths;
     fw_jpeg_scaled_size(info.width, info.height, min_w, min_h, NULL, NULL, &eighths);
     double s = eighths / 8.0;
-    float x0 = 0, y0 = 0, x1 = (float)img.width, y1 = (float)img.height;
-    if (b->boxes && b->boxes[i].valid) {
-        x0 = (float)(r[0] * s);
-        y0 = (float)(r[1] * s);
-        x1 = (float)fmin(r[2] * s, img.width);
-        y1 = (float)fmin(r[3] * s, img.height);
-    }
+    float x0 = (float)(r[0] * s), y0 = (float)(r[1] * s);
+    float x1 = (float)fmin(r[2] * s, img.width), y1 = (float)fmin(r[3] * s, img.height);
     fw_image slot = {c->width, c->height, c->channels, fw_cache_image(c, i)};
     rc = fw_resize(&img, x0, y0, x1, y1, &slot, err);
     fw_image_free(&img);

@@ -205,6 +205,16 @@ static void test_pixels_match_direct_decode(void)
     CHECK(fw_resize(&dec, 5, 3, 55, 33, &want, &e) == 0);
     CHECK(memcmp(want.pixels, fw_cache_image(&c, 0), 50 * 30) == 0);
     fw_image_free(&want);
+    fw_cache_free(&c);
+
+    /* the whole 133x71 picture at 50x27: decoded at 1/2 (67x36, of which
+       66.5x35.5 is picture), and that extent is what gets resized */
+    fw_cache_opts o4 = {.width = 50, .height = 27, .channels = 1, .threads = 1};
+    CHECK(fw_cache_build(&c, path_list + 1, NULL, 1, &o4, &e) == 0);
+    CHECK(fw_image_alloc(&want, 50, 27, 1, &e) == 0);
+    CHECK(fw_resize(&dec, 0, 0, 66.5f, 35.5f, &want, &e) == 0);
+    CHECK(memcmp(want.pixels, fw_cache_image(&c, 0), 50 * 27) == 0);
+    fw_image_free(&want);
     fw_image_free(&dec);
     fw_cache_free(&c);
     free(ref);
