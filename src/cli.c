@@ -49,11 +49,11 @@ int fw_parse_long(const char *s, long lo, long hi, long *out)
 
 int fw_parse_u64(const char *s, unsigned long long *out)
 {
-    if (!s || !*s || *s == '-')
+    if (!s || *s < '0' || *s > '9') /* no sign, no leading space */
         return FW_EINVAL;
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end)
         return FW_EINVAL;
     *out = v;

@@ -14,6 +14,13 @@ for cmd in $commands; do
     # shellcheck disable=SC2086
     ok_if "'$cmd --help' shows its usage" sh -c "'$FLUKEWATCH' $cmd --help | grep -q '^usage: flukewatch $cmd'"
     ok_if "man page documents '$cmd'" grep -q "^\\.B flukewatch $cmd\$" "$TOP_SRCDIR/man/flukewatch.1"
+    # Every long option of the command's --help is in the man page (as \-\-name).
+    opts=$("$FLUKEWATCH" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u | grep -v -- '^--help$')
+    undocumented=""
+    for o in $opts; do
+        grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$TOP_SRCDIR/man/flukewatch.1" || undocumented="$undocumented $o"
+    done
+    ok_if "man page has every option of '$cmd'" sh -c "test -z '$undocumented' || { echo 'missing:$undocumented'; false; }"
 done
 unset IFS
 

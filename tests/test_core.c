@@ -140,6 +140,14 @@ static void test_parse_numbers(void)
     CHECK_INT(fw_parse_float("0.25", 0, 1, &d), 0);
     CHECK_NEAR(d, 0.25, 0);
     CHECK(fw_parse_float("nan", 0, 1, &d) < 0);
+    unsigned long long u;
+    CHECK_INT(fw_parse_u64("18446744073709551615", &u), 0);
+    CHECK(u == 18446744073709551615ull);
+    CHECK(fw_parse_u64(" -1", &u) < 0);
+    CHECK(fw_parse_u64("-1", &u) < 0);
+    CHECK(fw_parse_u64("18446744073709551616", &u) < 0);
+    CHECK_INT(fw_parse_u64("010", &u), 0);
+    CHECK(u == 10);
 }
 
 int main(void)
