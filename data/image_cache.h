@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dataset.h"
+#include "decode.h"
 #include "image.h"
 
 typedef struct fw_cache_failure {
@@ -29,6 +30,11 @@ typedef struct fw_image_cache {
     fw_cache_failure *failures;
     long n_failed;
     int from_disk;            /* 1 if loaded from the on-disk cache */
+    int disk_rejected;        /* 1 if a cache file was found but ignored (damaged,
+                                 truncated, other format version or key) and rebuilt */
+    fw_error disk_note;       /* code 0: nothing to report; otherwise why the on-disk
+                                 cache was ignored or could not be written (the build
+                                 itself still succeeded) */
 } fw_image_cache;
 
 typedef void (*fw_progress_fn)(void *ctx, long done, long total);
@@ -38,11 +44,29 @@ typedef struct fw_cache_opts {
     int channels;             /* 1 or 3 */
     int threads;              /* <= 0: all CPUs */
     const char *disk_dir;     /* NULL: no on-disk cache */
-    fw_progress_fn progress;  /* optional, called from worker threads */
+    fw_progress_fn progress;  /* optional, called from worker threads after each
+                                 image (done counts up to total = n; calls may
+                                 arrive slightly out of order) and once with
+                                 (n, n) when the cache comes from disk */
     void *progress_ctx;
+    const fw_decode_limits *limits; /* NULL: FW_DECODE_LIMITS_DEFAULT */
 } fw_cache_opts;
 
-/* Build the cache for n files (paths[i]) with optional crop boxes (may be NULL). */
+/* Build the cache for n files (paths[i]) with optional crop boxes (may be NULL;
+ * boxes[i].valid = 0 means the whole image). Each file is decoded at the
+ * smallest DCT scale that keeps the box at least width x height, cropped to the
+ * box (clamped to the image) and resized (area-averaging down, bilinear up).
+ * A file that cannot be used (unreadable, corrupt, too large, box outside the
+ * image) gets ok[i] = 0, zero pixels, and a failure entry (index order) whose
+ * reason starts with its path; the build still returns 0. Errors (FW_EINVAL,
+ * FW_ENOMEM) are returned only when the cache as a whole cannot be built.
+ *
+ * With opts->disk_dir (created if missing), the cache is looked up in
+ * DIR/fwcache-KEY.bin, KEY a hash of each path, file size and mtime, the boxes,
+ * the working size and channel count. A valid file sets from_disk and skips
+ * decoding; a damaged or mismatching one is ignored (disk_rejected) and
+ * replaced. The file is written atomically (temp file, fsync, rename, fsync
+ * of the directory). Thread count never changes the pixels. */
 int fw_cache_build(fw_image_cache *cache, const char *const *paths, const fw_bbox *boxes,
                    long n, const fw_cache_opts *opts, fw_error *err);
 
