@@ -4,10 +4,14 @@
  * The x loop calls fw_aug_pixel_ex with the channel count and the per-sample
  * switches (blur, gamma) as compile-time constants, one specialised loop per
  * combination, so the compiler vectorises it (gathers for the pixel reads).
- * This file is built at -O3 and, on x86-64 with GCC, cloned for x86-64-v3
- * (AVX2) and x86-64-v4 (AVX-512) with run-time selection; results are the
- * same on every thread of one machine (different clones may differ in the
- * last bits: FMA contraction). The erase rectangle is filled after the loop.
+ * This file is built at -O3 with finite math (no NaN/Inf: fw_aug_params_check
+ * refuses non-finite parameters first; it lets the clamps become min/max and
+ * the loop if-convert) and, on x86-64 with GCC, cloned for x86-64-v3 (AVX2)
+ * and x86-64-v4 (AVX-512) with run-time selection. On this project's
+ * development CPU that makes it ~7x faster than the same code scalar.
+ * Results are the same on every thread of one machine (different clones may
+ * differ in the last bits: FMA contraction). The erase rectangle is filled
+ * after the loop.
  */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3", "no-trapping-math", "finite-math-only", "no-signed-zeros")
@@ -21,7 +25,10 @@
 #include "../src/parallel.h"
 #include "augment_params.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+/* (not under ThreadSanitizer: its instrumented ifunc resolver runs before
+ * the TSan runtime is up and crashes) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__)
 #define FW_AUG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FW_AUG_CLONES
