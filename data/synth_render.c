@@ -2,6 +2,7 @@
 #include "synth_render.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../src/rng.h"

@@ -98,8 +98,8 @@ static int run(int argc, char **argv)
         snprintf(size, sizeof size, "%dx%d", opts.width, opts.height);
     else
         snprintf(size, sizeof size, "varied");
-    printf("synth: seed %llu, %d known whales, image size %s -> %s\n",
-           (unsigned long long)opts.seed, st.n_whales, size, dir);
+    printf("synth: seed %llu, %d known whale%s, image size %s -> %s\n",
+           (unsigned long long)opts.seed, st.n_whales, st.n_whales == 1 ? "" : "s", size, dir);
     printf("  train %6ld images: %ld of known whales (%d with one image = %.0f%%, "
            "%d with 10 or more, max %d) + %ld new_whale (%.1f%%)\n",
            st.n_train, st.n_train_known, st.singletons, 100.0 * st.singletons / st.n_whales,
