@@ -21,8 +21,10 @@
  *   5. erase: inside the output rectangle [erase_x0, erase_x1) x
  *      [erase_y0, erase_y1), v_c = erase_value[c] instead;
  *   6. normalisation: out = (v - mean[c]) * inv_std[c].
- * No allocation, no globals, no libc calls (clamps are compares, gamma uses
- * its own exp2/log2 polynomials; the host reads pixels with memcpy).
+ * No allocation, no globals, no libc calls other than a 4-byte memcpy on
+ * the host (it compiles to one load); clamps are compares and gamma uses its
+ * own exp2/log2 polynomials. A kernel calls fw_aug_pixel_all once per
+ * (sample, x, y) and writes the sc planes of (N, C, H, W).
  *
  * Written so that the CPU loop over x vectorises: no data-dependent
  * branches (borders are index clamps and selects), pixels read as one
