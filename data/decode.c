@@ -139,6 +139,15 @@ int fw_jpeg_decoder_create(fw_jpeg_decoder **dec, fw_error *err)
     return FW_OK;
 }
 
+/* After a failed call libjpeg's state inside a TurboJPEG handle can stay
+ * poisoned (libjpeg-turbo 2.1: every later header read fails with the old
+ * error), so a handle is replaced after any failure. */
+static void decoder_reset(fw_jpeg_decoder *dec)
+{
+    tjDestroy(dec->handle);
+    dec->handle = tjInitDecompress(); /* NULL is reported by the next call */
+}
+
 void fw_jpeg_decoder_free(fw_jpeg_decoder *dec)
 {
     if (!dec)
@@ -167,6 +176,10 @@ int fw_jpeg_decoder_probe(fw_jpeg_decoder *dec, const uint8_t *buf, size_t len,
     if (len > (size_t)0xFFFFFFFFu)
         return fw_fail(err, FW_ETOOBIG, "JPEG data of %zu bytes is too large", len);
 
+    if (!dec->handle && !(dec->handle = tjInitDecompress()))
+        return fw_fail(err, FW_ENOMEM, "jpeg: tjInitDecompress failed: %s",
+                       tjGetErrorStr2(NULL));
+
     frame_header fh;
     scan_frame_header(buf, len, &fh);
     int lossless = fh.found_sof && (fh.sof_marker & 3) == 3; /* SOF3, SOF7, SOF11, SOF15 */
@@ -175,14 +188,18 @@ int fw_jpeg_decoder_probe(fw_jpeg_decoder *dec, const uint8_t *buf, size_t len,
     if (tjDecompressHeader3(dec->handle, buf, (unsigned long)len, &w, &h, &subsamp,
                             &colorspace) != 0) {
         const char *why = tjGetErrorStr2(dec->handle);
+        int rc;
         if (lossless)
-            return fw_fail(err, FW_EUNSUPPORTED, "lossless JPEG (SOF%d) is not supported: %s",
-                           fh.sof_marker - 0xC0, why);
-        if (fh.found_sof && fh.precision != 8)
-            return fw_fail(err, FW_EUNSUPPORTED,
-                           "%d-bit JPEG (sample precision %d) is not supported, only 8-bit: %s",
-                           fh.precision, fh.precision, why);
-        return fw_fail(err, FW_ECORRUPT, "corrupt JPEG header: %s", why);
+            rc = fw_fail(err, FW_EUNSUPPORTED, "lossless JPEG (SOF%d) is not supported: %s",
+                         fh.sof_marker - 0xC0, why);
+        else if (fh.found_sof && fh.precision != 8)
+            rc = fw_fail(err, FW_EUNSUPPORTED,
+                         "%d-bit JPEG (sample precision %d) is not supported, only 8-bit: %s",
+                         fh.precision, fh.precision, why);
+        else
+            rc = fw_fail(err, FW_ECORRUPT, "corrupt JPEG header: %s", why);
+        decoder_reset(dec);
+        return rc;
     }
     if (lossless || (fh.found_sof && fh.precision != 8))
         return fw_fail(err, FW_EUNSUPPORTED, "%d-bit%s JPEG is not supported, only 8-bit",
@@ -274,6 +291,7 @@ int fw_jpeg_decoder_decode(fw_jpeg_decoder *dec, const uint8_t *buf, size_t len,
         fw_fail(err, FW_ECORRUPT, "corrupt JPEG data (%s): %s",
                 warning ? "libjpeg warning; the image would be incomplete" : "libjpeg error",
                 tjGetErrorStr2(dec->handle));
+        decoder_reset(dec);
         free(cmyk_buf);
         fw_image_free(out);
         return FW_ECORRUPT;

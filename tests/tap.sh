@@ -14,12 +14,12 @@ ok_if() {
     name=$1
     shift
     tap_n=$((tap_n + 1))
-    if out=$("$@" 2>&1); then
+    if tap_out_=$("$@" 2>&1); then
         echo "ok $tap_n - $name"
     else
         tap_fail=$((tap_fail + 1))
         echo "not ok $tap_n - $name"
-        printf '%s\n' "$out" | head -20 | sed 's/^/#   /'
+        printf "%s\n" "$tap_out_" | head -20 | sed 's/^/#   /'
     fi
 }
 

@@ -527,6 +527,44 @@ static void test_bad_arguments(void)
     free(buf);
 }
 
+/* One decoder reused across failures (as each cache worker does): after any
+ * refused file, the next good file must still decode, equal to a fresh decode. */
+static void test_decoder_reuse_after_errors(void)
+{
+    static const char *bad[] = {"truncated.jpg", "garbage.jpg", "12bit.jpg", "huge.jpg",
+                                "png.jpg", "empty.jpg"};
+    uint8_t *good;
+    size_t good_len;
+    if (read_fixture("color420.jpg", &good, &good_len) != 0) {
+        CHECK_MSG(0, "cannot read color420.jpg");
+        return;
+    }
+    fw_image fresh = {0};
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK_INT(fw_jpeg_decode(good, good_len, 3, 0, 0, NULL, &fresh, &e), 0);
+    fw_jpeg_decoder *dec;
+    CHECK_INT(fw_jpeg_decoder_create(&dec, &e), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint8_t *b;
+        size_t blen;
+        CHECK_INT(read_fixture(bad[i], &b, &blen), 0);
+        fw_image img = {0};
+        CHECK(fw_jpeg_decoder_decode(dec, b, blen, 3, 0, 0, NULL, &img, &e) < 0);
+        free(b);
+        fw_error_clear(&e);
+        CHECK_MSG(fw_jpeg_decoder_decode(dec, good, good_len, 3, 0, 0, NULL, &img, &e) == 0,
+                  "good file after %s: %s", bad[i], e.msg);
+        CHECK(img.pixels && fresh.pixels && img.width == fresh.width &&
+              img.height == fresh.height &&
+              !memcmp(img.pixels, fresh.pixels, (size_t)img.width * img.height * 3));
+        fw_image_free(&img);
+    }
+    fw_jpeg_decoder_free(dec);
+    fw_image_free(&fresh);
+    free(good);
+}
+
 int main(void)
 {
     load_reference();
@@ -550,6 +588,7 @@ int main(void)
     RUN(test_every_truncation_and_damage_is_safe);
     RUN(test_threads_decode_the_same);
     RUN(test_bad_arguments);
+    RUN(test_decoder_reuse_after_errors);
     free(refs);
     free(ref_data);
     return tap_done();
