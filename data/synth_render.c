@@ -532,6 +532,8 @@ int fw_synth_render(const fw_synth_identity *id, const fw_synth_photo *p,
                 if (u > -1.0f && u < 1.0f && v > top_limit && v < fluke_end) {
                     float fe = (u + 1.0f) * edge_scale;
                     int ei = (int)fe;
+                    /* u just below 1 can round fe up to EDGE_N - 1 in float */
+                    ei = ei < FW_SYNTH_EDGE_N - 2 ? ei : FW_SYNTH_EDGE_N - 2;
                     float et = fe - (float)ei;
                     float top = id->top[ei] + et * (id->top[ei + 1] - id->top[ei]);
                     float bot = id->bottom[ei] + et * (id->bottom[ei + 1] - id->bottom[ei]);
@@ -549,6 +551,7 @@ int fw_synth_render(const fw_synth_identity *id, const fw_synth_photo *p,
                         float gx = (u + 1.0f) * grid_sx;
                         float gy = clampf((v - FW_SYNTH_GRID_V0) * grid_sy, 0.0f, FW_SYNTH_GRID_H - 1.001f);
                         int ix = (int)gx, iy = (int)gy;
+                        ix = ix < FW_SYNTH_GRID_W - 2 ? ix : FW_SYNTH_GRID_W - 2; /* float rounding at u ~ 1 */
                         float tx = gx - (float)ix, ty = gy - (float)iy;
                         const float *r0 = id->field[iy], *r1 = id->field[iy + 1];
                         float fa = r0[ix] + tx * (r0[ix + 1] - r0[ix]);
