@@ -137,46 +137,43 @@ static inline uint8_t round_u8(float v)
  * at a time (plain -O2 does not vectorise the uint8 -> float widening); the
  * arithmetic is the same multiply-then-add as the scalar loop, so results do
  * not depend on which path a value took. */
+#ifdef __SSE2__
+/* Sixteen uint8 values widened to four float vectors. */
+static inline void widen_u8x16(const uint8_t *in, __m128 f[4])
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i b = _mm_loadu_si128((const __m128i *)in);
+    __m128i lo = _mm_unpacklo_epi8(b, zero), hi = _mm_unpackhi_epi8(b, zero);
+    f[0] = _mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, zero));
+    f[1] = _mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, zero));
+    f[2] = _mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, zero));
+    f[3] = _mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, zero));
+}
+#endif
+
 static void accumulate_row(float *restrict acc, const uint8_t *restrict in, float w, size_t n,
                            int first)
 {
-    if (first) {
-        size_t e = 0;
-#ifdef __SSE2__
-        const __m128 wv = _mm_set1_ps(w);
-        const __m128i zero = _mm_setzero_si128();
-        for (; e + 16 <= n; e += 16) {
-            __m128i b = _mm_loadu_si128((const __m128i *)(in + e));
-            __m128i lo = _mm_unpacklo_epi8(b, zero), hi = _mm_unpackhi_epi8(b, zero);
-            _mm_storeu_ps(acc + e, _mm_mul_ps(wv, _mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, zero))));
-            _mm_storeu_ps(acc + e + 4, _mm_mul_ps(wv, _mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, zero))));
-            _mm_storeu_ps(acc + e + 8, _mm_mul_ps(wv, _mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, zero))));
-            _mm_storeu_ps(acc + e + 12, _mm_mul_ps(wv, _mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, zero))));
-        }
-#endif
-        for (; e < n; e++)
-            acc[e] = w * (float)in[e];
-        return;
-    }
     size_t e = 0;
 #ifdef __SSE2__
     const __m128 wv = _mm_set1_ps(w);
-    const __m128i zero = _mm_setzero_si128();
     for (; e + 16 <= n; e += 16) {
-        __m128i b = _mm_loadu_si128((const __m128i *)(in + e));
-        __m128i lo = _mm_unpacklo_epi8(b, zero), hi = _mm_unpackhi_epi8(b, zero);
-        __m128 f0 = _mm_cvtepi32_ps(_mm_unpacklo_epi16(lo, zero));
-        __m128 f1 = _mm_cvtepi32_ps(_mm_unpackhi_epi16(lo, zero));
-        __m128 f2 = _mm_cvtepi32_ps(_mm_unpacklo_epi16(hi, zero));
-        __m128 f3 = _mm_cvtepi32_ps(_mm_unpackhi_epi16(hi, zero));
-        _mm_storeu_ps(acc + e, _mm_add_ps(_mm_loadu_ps(acc + e), _mm_mul_ps(wv, f0)));
-        _mm_storeu_ps(acc + e + 4, _mm_add_ps(_mm_loadu_ps(acc + e + 4), _mm_mul_ps(wv, f1)));
-        _mm_storeu_ps(acc + e + 8, _mm_add_ps(_mm_loadu_ps(acc + e + 8), _mm_mul_ps(wv, f2)));
-        _mm_storeu_ps(acc + e + 12, _mm_add_ps(_mm_loadu_ps(acc + e + 12), _mm_mul_ps(wv, f3)));
+        __m128 f[4];
+        widen_u8x16(in + e, f);
+        for (int q = 0; q < 4; q++) {
+            __m128 term = _mm_mul_ps(wv, f[q]);
+            _mm_storeu_ps(acc + e + 4 * q,
+                          first ? term : _mm_add_ps(_mm_loadu_ps(acc + e + 4 * q), term));
+        }
     }
 #endif
-    for (; e < n; e++)
-        acc[e] += w * (float)in[e];
+    if (first) {
+        for (; e < n; e++)
+            acc[e] = w * (float)in[e];
+    } else {
+        for (; e < n; e++)
+            acc[e] += w * (float)in[e];
+    }
 }
 
 int fw_resize(const fw_image *src, float x0, float y0, float x1, float y1, fw_image *dst,

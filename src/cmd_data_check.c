@@ -134,6 +134,7 @@ static int build_cache(const check_opts *o, const fw_dataset *ds, fw_image_cache
         boxes[i] = ds->train[i].box;
     }
     if (rc == FW_OK) {
+        fflush(stdout);
         fw_progress *bar = fw_progress_start("decode", ds->n_train, "img", stderr);
         fw_cache_opts copts = {.width = o->width, .height = o->height,
                                .channels = o->channels, .threads = o->threads,
@@ -172,6 +173,7 @@ static int run_epochs(const check_opts *o, const fw_image_cache *cache, fw_sampl
     FW_TRY(fw_loader_open(&loader, cache, sampler, &lopts, err));
 
     long total_batches = sampler->batches_per_epoch * o->epochs;
+    fflush(stdout); /* keep printed lines before the progress on a shared console */
     fw_progress *bar = fw_progress_start("augment", total_batches, "batch", stderr);
     long batches = 0, images = 0, nonfinite = 0, flipped = 0;
     double sum = 0, sum2 = 0, values = 0;
