@@ -4,7 +4,8 @@
  * index 0..C-1 or FW_NEW_WHALE (-1). new_whale never becomes a class: the
  * classification losses (softmax, ArcFace) skip those rows (PyTorch's
  * ignore_index semantics: they add nothing and do not count in the mean);
- * the pair losses (triplet, contrastive) use them as negatives.
+ * the pair losses (triplet, contrastive) use them as negatives. (A flipped
+ * fluke relabelled as a new identity is just another class index here.)
  *
  * Each function returns 0 or a negative FW_E* code (filling err) and fills an
  * fw_loss_result with the mean loss (double) and how many rows / anchors /
@@ -44,6 +45,8 @@ typedef struct fw_loss_ws {
     int precise; /* 1: matrix products in double (slow; reference and checks) */
 } fw_loss_ws;
 
+/* One workspace per thread; the losses are otherwise stateless. Free keeps
+ * the precise flag. */
 void fw_loss_ws_init(fw_loss_ws *ws);
 void fw_loss_ws_free(fw_loss_ws *ws);
 
@@ -58,8 +61,8 @@ typedef struct fw_loss_grads {
 typedef struct fw_loss_result {
     double loss; /* mean over `count` items; 0 when count == 0 */
     int count;   /* rows (softmax, ArcFace), anchors (triplet), pairs (contrastive) */
-    int active;  /* items with a non-zero loss (triplet: hinge > 0; contrastive:
-                    pairs with loss > 0; softmax/ArcFace: = count) */
+    int active;  /* triplet: anchors with hinge > 0 (soft margin: d_ap > d_an);
+                    contrastive: pairs with a non-zero loss; softmax/ArcFace: = count */
 } fw_loss_result;
 
 /* ---- softmax cross-entropy over a linear classifier -------------------------

@@ -52,11 +52,17 @@ int fw_lm_check_args(const char *what, const float *emb, const int *labels, int 
         return fw_fail(err, FW_EINVAL, "%s loss: embeddings or labels missing", what);
     for (int i = 0; i < n; i++) {
         int y = labels[i];
-        if (y < FW_NEW_WHALE || (classes > 0 && y >= classes))
+        if (y < FW_NEW_WHALE || (classes > 0 && y >= classes)) {
+            if (classes > 0)
+                return fw_fail(err, FW_EINVAL,
+                               "%s loss: label %d of row %d is neither new_whale (%d) nor a "
+                               "class index below %d",
+                               what, y, i, FW_NEW_WHALE, classes);
             return fw_fail(err, FW_EINVAL,
                            "%s loss: label %d of row %d is neither new_whale (%d) nor a class "
-                           "index below %d",
-                           what, y, i, FW_NEW_WHALE, classes > 0 ? classes : 0x7fffffff);
+                           "index >= 0",
+                           what, y, i, FW_NEW_WHALE);
+        }
     }
     return FW_OK;
 }
