@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "param_list.h"
 #include "rng.h"
 
 static const char *const KIND_NAMES[] = {"softmax", "arcface", "triplet", "contrastive"};
@@ -143,18 +144,8 @@ void fw_head_free(fw_head *h)
 
 int fw_head_add_params(fw_head *h, fw_param_list *list, fw_error *err)
 {
-    if (list->n + h->n_params > list->cap) {
-        int cap = list->cap ? list->cap : 8;
-        while (cap < list->n + h->n_params)
-            cap *= 2;
-        fw_param **items = realloc(list->items, sizeof *items * (size_t)cap);
-        if (!items)
-            return fw_fail(err, FW_ENOMEM, "head: cannot grow the parameter list to %d", cap);
-        list->items = items;
-        list->cap = cap;
-    }
     for (int i = 0; i < h->n_params; i++)
-        list->items[list->n++] = &h->params[i];
+        FW_TRY(fw_param_list_append(list, &h->params[i], err));
     return FW_OK;
 }
 

@@ -70,8 +70,8 @@ typedef struct fw_head {
 int fw_head_init(fw_head *h, const fw_head_config *cfg, fw_error *err);
 void fw_head_free(fw_head *h);
 
-/* Append borrowed pointers to the head's parameters to `list` (its items array
- * grows with realloc; the list's owner frees it). */
+/* Append borrowed pointers to the head's parameters to `list`
+ * (fw_param_list_append: a name already in the list is refused). */
 int fw_head_add_params(fw_head *h, fw_param_list *list, fw_error *err);
 
 /* Loss = sum_t weight_t * loss_t on emb (N, D) with labels (N) (class index or
