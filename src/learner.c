@@ -1,0 +1,267 @@
+/* learner.c — the training step, checkpoints and LR finder wired together
+ * (see learner.h). */
+#include "learner.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt_store.h"
+#include "param_list.h"
+
+/* The learner's own state that checkpoints carry as the "rng" blob. */
+typedef struct learner_state_blob {
+    uint64_t magic;   /* LEARNER_BLOB_MAGIC */
+    uint64_t seed;    /* model seed: dropout masks are (seed, step) */
+    int64_t steps;    /* updates applied */
+    int64_t skipped;  /* non-finite steps skipped */
+} learner_state_blob;
+
+#define LEARNER_BLOB_MAGIC 0x31534e524c574655ull /* "UFWLRNS1" */
+
+struct fw_learner {
+    fw_learner_config cfg;
+    const fw_backend_ops *ops;
+    fw_backend *be;
+    fw_model *model;
+    fw_head head;
+    int head_ready;
+    fw_param_list params; /* model tensors then head tensors (borrowed) */
+    fw_optim *optim;
+    int64_t steps, skipped;
+    float *emb, *d_emb;   /* (cap_n, D) */
+    int cap_n;
+    double fixed_lr;      /* >= 0: LR finder in progress, use this lr */
+};
+
+static int ensure_batch_buffers(fw_learner *l, int n, fw_error *err)
+{
+    if (n <= l->cap_n)
+        return FW_OK;
+    size_t d = (size_t)l->cfg.model.embedding_dim;
+    float *e = realloc(l->emb, (size_t)n * d * sizeof *e);
+    if (e)
+        l->emb = e;
+    float *de = e ? realloc(l->d_emb, (size_t)n * d * sizeof *de) : NULL;
+    if (de)
+        l->d_emb = de;
+    if (!e || !de)
+        return fw_fail(err, FW_ENOMEM, "learner: cannot allocate embeddings for %d images", n);
+    l->cap_n = n;
+    return FW_OK;
+}
+
+int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
+                      fw_learner **out, fw_error *err)
+{
+    *out = NULL;
+    FW_TRY(fw_schedule_validate(&cfg->schedule, err));
+    fw_learner *l = calloc(1, sizeof *l);
+    if (!l)
+        return fw_fail(err, FW_ENOMEM, "learner: out of memory");
+    l->cfg = *cfg;
+    l->cfg.head.emb_dim = cfg->model.embedding_dim;
+    l->ops = ops;
+    l->fixed_lr = -1;
+    fw_param_list_init(&l->params);
+    fw_backend_options bopt = {.threads = cfg->threads};
+    int rc = ops->create(&bopt, &l->be, err);
+    if (rc == FW_OK)
+        rc = fw_model_create(ops, l->be, &l->cfg.model, &l->model, err);
+    if (rc == FW_OK && (rc = fw_head_init(&l->head, &l->cfg.head, err)) == FW_OK)
+        l->head_ready = 1;
+    const fw_param_list *mp = rc == FW_OK ? fw_model_params(l->model) : NULL;
+    for (int i = 0; rc == FW_OK && i < mp->n; i++)
+        rc = fw_param_list_append(&l->params, mp->items[i], err);
+    if (rc == FW_OK)
+        rc = fw_head_add_params(&l->head, &l->params, err);
+    if (rc == FW_OK)
+        rc = fw_optim_create(&l->optim, &l->cfg.optim, &l->params, err);
+    if (rc < 0) {
+        fw_learner_destroy(l);
+        return rc;
+    }
+    *out = l;
+    return FW_OK;
+}
+
+void fw_learner_destroy(fw_learner *l)
+{
+    if (!l)
+        return;
+    fw_optim_destroy(l->optim);
+    fw_param_list_free(&l->params);
+    if (l->head_ready)
+        fw_head_free(&l->head);
+    fw_model_destroy(l->model);
+    if (l->be)
+        l->ops->destroy(l->be);
+    free(l->emb);
+    free(l->d_emb);
+    free(l);
+}
+
+int64_t fw_learner_steps_done(const fw_learner *l) { return l->steps; }
+int64_t fw_learner_steps_skipped(const fw_learner *l) { return l->skipped; }
+fw_param_list *fw_learner_params(fw_learner *l) { return &l->params; }
+fw_model *fw_learner_model(fw_learner *l) { return l->model; }
+
+int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
+                    fw_step_result *res, fw_error *err)
+{
+    memset(res, 0, sizeof *res);
+    FW_TRY(ensure_batch_buffers(l, n, err));
+    fw_param_list_zero_grad(&l->params);
+    FW_TRY(fw_model_forward(l->model, 1, (uint64_t)l->steps, x, n, h, w, l->emb, err));
+    FW_TRY(fw_head_loss(&l->head, l->emb, labels, n, l->d_emb, &res->loss, err));
+    if (!isfinite(res->loss)) {
+        res->skipped = 1;
+        res->grad_norm = NAN;
+        l->skipped++;
+        return FW_OK;
+    }
+    FW_TRY(fw_model_backward(l->model, l->d_emb, err));
+    if (l->cfg.clip_norm > 0) {
+        int rc = fw_clip_grad_norm(&l->params, l->cfg.clip_norm, &res->grad_norm, err);
+        if (rc < 0)
+            return rc;
+    } else {
+        res->grad_norm = fw_grad_global_norm(&l->params);
+    }
+    if (!isfinite(res->grad_norm)) {
+        res->skipped = 1;
+        l->skipped++;
+        return FW_OK;
+    }
+    fw_schedule_point sp = fw_schedule_at(&l->cfg.schedule, l->steps);
+    res->lr = l->fixed_lr >= 0 ? l->fixed_lr : sp.lr;
+    res->momentum = sp.momentum;
+    fw_optim_set_hyper(l->optim, res->lr, res->momentum);
+    FW_TRY(fw_optim_step(l->optim, err));
+    fw_model_params_updated(l->model);
+    l->steps++;
+    return FW_OK;
+}
+
+int fw_learner_embed(fw_learner *l, const float *x, int n, int h, int w, float *emb,
+                     fw_error *err)
+{
+    return fw_model_forward(l->model, 0, (uint64_t)l->steps, x, n, h, w, emb, err);
+}
+
+static fw_ckpt_content make_content(fw_learner *l, const fw_learner_position *pos,
+                                    const char *config_text, learner_state_blob *blob)
+{
+    *blob = (learner_state_blob){LEARNER_BLOB_MAGIC, l->cfg.model.seed, l->steps, l->skipped};
+    fw_ckpt_content c = {0};
+    c.meta.step = (uint64_t)l->steps;
+    if (pos) {
+        c.meta.epoch = pos->epoch;
+        c.meta.sampler_epoch = pos->sampler_epoch;
+        c.meta.sampler_batch = pos->sampler_batch;
+        c.meta.best_metric = pos->best_metric;
+        c.meta.best_step = pos->best_step;
+        c.meta.has_best = pos->has_best;
+    }
+    c.model = &l->params;
+    c.optim = fw_optim_state(l->optim);
+    c.rng = blob;
+    c.rng_len = sizeof *blob;
+    c.config = config_text;
+    return c;
+}
+
+int fw_learner_save(fw_learner *l, const char *path, const fw_learner_position *pos,
+                    const char *config_text, fw_error *err)
+{
+    learner_state_blob blob;
+    fw_ckpt_content c = make_content(l, pos, config_text, &blob);
+    return fw_ckpt_save(path, &c, err);
+}
+
+int fw_learner_save_to_store(fw_learner *l, const char *dir, const fw_learner_position *pos,
+                             const char *config_text, int is_best, int keep_last,
+                             fw_error *err)
+{
+    learner_state_blob blob;
+    fw_ckpt_content c = make_content(l, pos, config_text, &blob);
+    return fw_ckpt_store_save(dir, &c, is_best, keep_last, err);
+}
+
+int fw_learner_restore(fw_learner *l, const fw_ckpt *ck, fw_learner_position *pos,
+                       fw_error *err)
+{
+    learner_state_blob blob;
+    if (ck->rng_len != sizeof blob)
+        return fw_fail(err, FW_EFORMAT, "%s: learner state has %zu bytes, expected %zu",
+                       ck->path, ck->rng_len, sizeof blob);
+    memcpy(&blob, ck->rng, sizeof blob);
+    if (blob.magic != LEARNER_BLOB_MAGIC || blob.steps < 0 || blob.skipped < 0)
+        return fw_fail(err, FW_EFORMAT, "%s: not a learner checkpoint", ck->path);
+    if (blob.seed != l->cfg.model.seed)
+        return fw_fail(err, FW_EINVAL, "%s: saved with seed %llu, this run has seed %llu",
+                       ck->path, (unsigned long long)blob.seed,
+                       (unsigned long long)l->cfg.model.seed);
+    /* Every tensor is checked before anything is copied (fw_ckpt_read_params). */
+    FW_TRY(fw_ckpt_read_params(ck, FW_CKPT_SECTION_MODEL, &l->params, 0, NULL, err));
+    int rc = fw_ckpt_read_params(ck, FW_CKPT_SECTION_OPTIM, fw_optim_state(l->optim), 0, NULL,
+                                 err);
+    fw_model_params_updated(l->model);
+    if (rc < 0)
+        return rc;
+    l->steps = blob.steps;
+    l->skipped = blob.skipped;
+    if (pos) {
+        pos->epoch = ck->meta.epoch;
+        pos->sampler_epoch = ck->meta.sampler_epoch;
+        pos->sampler_batch = ck->meta.sampler_batch;
+        pos->best_metric = ck->meta.best_metric;
+        pos->best_step = ck->meta.best_step;
+        pos->has_best = ck->meta.has_best;
+    }
+    return FW_OK;
+}
+
+int fw_learner_load(fw_learner *l, const char *path, fw_learner_position *pos, fw_error *err)
+{
+    fw_ckpt ck;
+    FW_TRY(fw_ckpt_open(path, &ck, err));
+    int rc = fw_learner_restore(l, &ck, pos, err);
+    fw_ckpt_close(&ck);
+    return rc;
+}
+
+typedef struct lr_find_ctx {
+    fw_learner *l;
+    fw_learner_batch_fn batch;
+    void *batch_ctx;
+    int i;
+} lr_find_ctx;
+
+static int lr_find_step(void *p, double lr, double *loss, fw_error *err)
+{
+    lr_find_ctx *c = p;
+    const float *x;
+    const int *labels;
+    int n, h, w;
+    FW_TRY(c->batch(c->batch_ctx, c->i++, &x, &labels, &n, &h, &w, err));
+    c->l->fixed_lr = lr;
+    fw_step_result r;
+    int rc = fw_learner_step(c->l, x, labels, n, h, w, &r, err);
+    c->l->fixed_lr = -1;
+    *loss = r.loss;
+    return rc;
+}
+
+int fw_learner_lr_find(fw_learner *l, const fw_lr_finder_config *cfg, fw_learner_batch_fn batch,
+                       void *ctx, fw_lr_finder_result *res, fw_error *err)
+{
+    int64_t steps = l->steps, skipped = l->skipped;
+    fw_param_list *lists[2] = {&l->params, fw_optim_state(l->optim)};
+    lr_find_ctx c = {l, batch, ctx, 0};
+    int rc = fw_lr_find(cfg, lists, 2, lr_find_step, &c, res, err);
+    fw_model_params_updated(l->model); /* the finder wrote the weights back */
+    l->steps = steps;
+    l->skipped = skipped;
+    return rc;
+}

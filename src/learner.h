@@ -1,0 +1,104 @@
+/* learner.h — one training step and its state, wired together: the model
+ * (backbone + neck) on a backend, the head's losses, the optimizer, the
+ * lr/momentum schedule, gradient clipping, the LR finder and checkpoints.
+ *
+ * The step (fw_learner_step) on a batch x (N, C, H, W) with labels (N):
+ *   zero grads → model forward (train) → head loss and d_emb → model backward
+ *   → clip by global norm → lr, momentum = schedule(step) → optimizer step.
+ * A non-finite loss or gradient norm skips the update: nothing is changed but
+ * the BN running statistics of that forward, the schedule does not advance,
+ * and the skip is counted.
+ *
+ * Everything that decides the next step is in the checkpoint: weights and
+ * buffers (model and head), optimizer state, the step and skip counts, the
+ * seed (dropout masks derive from (seed, step)), so on the CPU a resumed run
+ * continues bit-exactly (same thread count).
+ */
+#ifndef FW_LEARNER_H
+#define FW_LEARNER_H
+
+#include <stdint.h>
+
+#include "backend.h"
+#include "checkpoint.h"
+#include "fw_error.h"
+#include "head.h"
+#include "lr_finder.h"
+#include "model.h"
+#include "optim.h"
+#include "param.h"
+#include "schedule.h"
+
+typedef struct fw_learner_config {
+    fw_model_config model;       /* model.seed also seeds dropout masks */
+    fw_head_config head;         /* head.emb_dim is set from model.embedding_dim */
+    fw_optim_config optim;
+    fw_schedule_config schedule;
+    double clip_norm;            /* clip gradients to this global norm (<= 0: no clipping) */
+    int threads;                 /* backend threads (<= 0: all CPUs) */
+} fw_learner_config;
+
+typedef struct fw_step_result {
+    double loss;        /* the batch's loss before the update */
+    double grad_norm;   /* global gradient norm before clipping */
+    double lr, momentum;/* used for the update */
+    int skipped;        /* 1: non-finite loss or gradients, no update */
+} fw_step_result;
+
+/* Where a run stands; saved in and restored from checkpoints. */
+typedef struct fw_learner_position {
+    int64_t epoch;
+    int64_t sampler_epoch, sampler_batch; /* the next batch to draw */
+    double best_metric;
+    int64_t best_step;
+    int has_best;
+} fw_learner_position;
+
+typedef struct fw_learner fw_learner;
+
+/* Create the backend (ops, cfg->threads), the model, head and optimizer.
+ * Validates the schedule. */
+int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
+                      fw_learner **out, fw_error *err);
+void fw_learner_destroy(fw_learner *l);
+
+/* One training step (see the top of this file). */
+int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
+                    fw_step_result *res, fw_error *err);
+
+/* Embeddings in eval mode: x (N, C, H, W) -> emb (N, D). */
+int fw_learner_embed(fw_learner *l, const float *x, int n, int h, int w, float *emb,
+                     fw_error *err);
+
+int64_t fw_learner_steps_done(const fw_learner *l);    /* updates applied */
+int64_t fw_learner_steps_skipped(const fw_learner *l); /* non-finite steps skipped */
+
+/* Model and head tensors (state_dict order, then "head.*"). */
+fw_param_list *fw_learner_params(fw_learner *l);
+fw_model *fw_learner_model(fw_learner *l);
+
+/* Save a checkpoint atomically to `path` (config_text: the run's config). */
+int fw_learner_save(fw_learner *l, const char *path, const fw_learner_position *pos,
+                    const char *config_text, fw_error *err);
+/* The same through the checkpoint store in `dir` (keep the last keep_last + best). */
+int fw_learner_save_to_store(fw_learner *l, const char *dir, const fw_learner_position *pos,
+                             const char *config_text, int is_best, int keep_last,
+                             fw_error *err);
+
+/* Restore everything from an open checkpoint (it must come from a learner of
+ * the same configuration: every tensor is checked by name and shape). */
+int fw_learner_restore(fw_learner *l, const fw_ckpt *ck, fw_learner_position *pos,
+                       fw_error *err);
+int fw_learner_load(fw_learner *l, const char *path, fw_learner_position *pos, fw_error *err);
+
+/* The batch for LR-finder step i: fill *x (N, C, H, W), *labels (N), *n, *h, *w
+ * (pointers stay valid until the next call). */
+typedef int (*fw_learner_batch_fn)(void *ctx, int i, const float **x, const int **labels,
+                                   int *n, int *h, int *w, fw_error *err);
+
+/* LR range test on this learner: runs the sweep with real steps, then puts
+ * back every weight, buffer, optimizer state and the step count. */
+int fw_learner_lr_find(fw_learner *l, const fw_lr_finder_config *cfg, fw_learner_batch_fn batch,
+                       void *ctx, fw_lr_finder_result *res, fw_error *err);
+
+#endif
