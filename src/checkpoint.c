@@ -89,7 +89,7 @@ static int add_tensors(out_entry *out, long *n, const fw_param_list *list, int s
         e->ndim = p->ndim;
         for (int d = 0; d < FW_PARAM_MAX_DIMS; d++)
             e->shape[d] = d < p->ndim ? p->shape[d] : 0;
-        e->data = p->data;
+        e->data = p->data ? (const void *)p->data : "";
         e->length = (uint64_t)numel * 4;
     }
     return 0;

@@ -126,7 +126,9 @@ typedef struct fw_ckpt {
  * directory, written, fsynced and closed (errors of each checked), renamed
  * over `path`, then the directory fsynced. On any failure the temp file is
  * removed, an existing `path` is left as it was, and FW_EIO (or FW_EINVAL /
- * FW_ENOMEM / FW_ETOOBIG) is returned with a message naming the file. */
+ * FW_ENOMEM / FW_ETOOBIG) is returned with a message naming the file. Only a
+ * failed fsync of the directory after the rename is reported with the new
+ * file already in place (complete, but its name may not survive a crash). */
 int fw_ckpt_save(const char *path, const fw_ckpt_content *c, fw_error *err);
 
 /* Read and verify `path` completely (see the format above). On success *ck

@@ -167,7 +167,9 @@ static void test_kill_during_writes(void)
     CHECK_INT(fw_ckpt_store_save(dir, &want.c, 0, KEEP, &err), 0);
 
     fw_rng r;
-    fw_rng_init(&r, (uint64_t)time(NULL), 0);
+    uint64_t seed = (uint64_t)time(NULL);
+    fw_rng_init(&r, seed, 0);
+    printf("# kill delays drawn with seed %llu\n", (unsigned long long)seed);
     uint64_t last_seen = 1;
     int loads = 0, exact = 0, monotonic = 0, best_ok = 0, within_keep = 0;
     long temps_seen = 0, writes = 0;
