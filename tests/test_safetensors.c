@@ -2,6 +2,7 @@
  * test time by tests/ref/make_safetensors.py ($PYTHON_REF): F32/F16/BF16
  * conversions against torch/numpy, conv1 RGB -> gray, missing / mis-shaped /
  * extra tensors, and a corpus of malformed headers refused with reasons. */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,62 @@ static void test_malformed_headers_are_refused(void)
     CHECK(n >= 40);
 }
 
+/* Random damage to a valid file's length field and JSON header: whatever the
+ * loader answers, it must not crash or read out of bounds (ASan build), and
+ * on success the loaded values must be finite floats of the right count. */
+static void test_mutated_headers_never_crash(void)
+{
+    NEED_FILES();
+    char src[400], dst[400];
+    path_of(src, sizeof src, "model_f16.safetensors");
+    path_of(dst, sizeof dst, "mutant.safetensors");
+    FILE *f = fopen(src, "rb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    static unsigned char orig[1 << 16];
+    size_t n = fread(orig, 1, sizeof orig, f);
+    fclose(f);
+    uint64_t hlen = 0;
+    for (int i = 0; i < 8; i++)
+        hlen |= (uint64_t)orig[i] << (8 * i);
+    FILE *out = fopen(dst, "wb");
+    CHECK(out && fwrite(orig, 1, n, out) == n && fclose(out) == 0);
+    int fd = open(dst, O_RDWR);
+    CHECK(fd >= 0);
+    static const char chars[] = "{}[],:\"0123456789-.eE \\Fx";
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    int loaded = 0, refused = 0;
+    for (int it = 0; it < 3000 && fd >= 0; it++) {
+        size_t pos[3];
+        unsigned char was[3];
+        int k = 1 + (int)(x % 3);
+        for (int j = 0; j < k; j++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            pos[j] = (size_t)(x % (8 + hlen));
+            was[j] = orig[pos[j]];
+            unsigned char c = pos[j] < 8 ? (unsigned char)(x >> 32)
+                                         : (unsigned char)chars[(x >> 32) % (sizeof chars - 1)];
+            CHECK(pwrite(fd, &c, 1, (off_t)pos[j]) == 1);
+        }
+        plist l = {0};
+        plist_model(&l, "", 3);
+        fw_pretrained_opts o = {.allow_missing = 1};
+        fw_error err = {0};
+        if (fw_safetensors_load_params(dst, &l.list, &o, NULL, &err) == 0)
+            loaded++;
+        else
+            refused++;
+        plist_free(&l);
+        for (int j = k - 1; j >= 0; j--)
+            CHECK(pwrite(fd, &was[j], 1, (off_t)pos[j]) == 1);
+    }
+    if (fd >= 0)
+        close(fd);
+    printf("# 3000 mutated headers: %d loaded, %d refused\n", loaded, refused);
+    CHECK(refused > 0);
+}
+
 static void generate(void)
 {
     const char *py = getenv("PYTHON_REF");
@@ -378,6 +435,7 @@ int main(void)
     RUN(test_missing_misshaped_extra_and_prefix);
     RUN(test_other_dtypes_and_metadata);
     RUN(test_malformed_headers_are_refused);
+    RUN(test_mutated_headers_never_crash);
     if (gen_dir[0]) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", gen_dir);
