@@ -225,7 +225,21 @@ int fw_ckpt_save(const char *path, const fw_ckpt_content *c, fw_error *err)
 {
     if (!path || !c)
         return fw_fail(err, FW_EINVAL, "checkpoint save: no path or content");
-    long cap = 3 + (c->model ? c->model->n : 0) + (c->optim ? c->optim->n : 0);
+    if (c->n_blobs < 0 || (c->n_blobs > 0 && !c->blobs))
+        return fw_fail(err, FW_EINVAL, "%s: bad blob list (%d blobs)", path, c->n_blobs);
+    for (int i = 0; i < c->n_blobs; i++) {
+        const char *name = c->blobs[i].name;
+        if (!name || !*name || strlen(name) >= FW_CKPT_NAME_MAX || !strcmp(name, "meta") ||
+            !strcmp(name, "rng") || !strcmp(name, "config") ||
+            (c->blobs[i].len && !c->blobs[i].data))
+            return fw_fail(err, FW_EINVAL, "%s: extra blob %d has a bad or reserved name", path,
+                           i);
+        for (int j = 0; j < i; j++)
+            if (strcmp(name, c->blobs[j].name) == 0)
+                return fw_fail(err, FW_EINVAL, "%s: blob '%s' given twice", path, name);
+    }
+    long cap = 3 + (long)c->n_blobs + (c->model ? c->model->n : 0) +
+               (c->optim ? c->optim->n : 0);
     out_entry *entries = calloc((size_t)cap, sizeof *entries);
     if (!entries)
         return fw_fail(err, FW_ENOMEM, "%s: no memory for %ld entries", path, cap);
@@ -243,6 +257,9 @@ int fw_ckpt_save(const char *path, const fw_ckpt_content *c, fw_error *err)
     add_blob(entries, &n, "rng", c->rng_len ? c->rng : "", c->rng_len);
     add_blob(entries, &n, "config", c->config ? c->config : "",
              c->config ? strlen(c->config) : 0);
+    for (int i = 0; i < c->n_blobs; i++)
+        add_blob(entries, &n, c->blobs[i].name, c->blobs[i].len ? c->blobs[i].data : "",
+                 c->blobs[i].len);
 
     /* Layout and hashes. */
     uint64_t table_size = (uint64_t)n * FW_CKPT_ENTRY_SIZE;

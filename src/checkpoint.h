@@ -37,7 +37,7 @@
  * The meta section holds three blobs: "meta" (the positions, 64 bytes:
  * u64 step, i64 epoch, i64 sampler_epoch, i64 sampler_batch, f64 best_metric,
  * i64 best_step, u32 has_best, u32 reserved, u64 reserved), "rng" and
- * "config" (the text, no NUL). XXH64 is data/disk_cache.h's fw_hash64, seed 0.
+ * "config" (the text, no NUL), plus any extra named blobs. XXH64 is data/disk_cache.h's fw_hash64, seed 0.
  * The hashes form a chain that covers every byte: the header hash covers the
  * table hash, the table hash covers each entry's hash, and the padding must
  * be zero. A file whose size differs from the header's (torn write) is
@@ -89,8 +89,17 @@ typedef struct fw_ckpt_meta {
     int has_best;
 } fw_ckpt_meta;
 
+/* A named extra blob (e.g. a sampler's or loss scaler's state). */
+typedef struct fw_ckpt_blob {
+    const char *name; /* unique, not "meta", "rng" or "config", < FW_CKPT_NAME_MAX */
+    const void *data;
+    size_t len;
+} fw_ckpt_blob;
+
 /* What fw_ckpt_save writes. model/optim may be NULL (no tensors); rng may be
- * NULL with rng_len 0; config may be NULL (stored as empty text). */
+ * NULL with rng_len 0; config may be NULL (stored as empty text); blobs may
+ * be NULL with n_blobs 0 (read them back with fw_ckpt_find(ck,
+ * FW_CKPT_SECTION_META, name)). */
 typedef struct fw_ckpt_content {
     fw_ckpt_meta meta;
     const fw_param_list *model; /* weights and buffers */
@@ -98,6 +107,8 @@ typedef struct fw_ckpt_content {
     const void *rng;            /* raw RNG state */
     size_t rng_len;
     const char *config;         /* NUL-terminated text */
+    const fw_ckpt_blob *blobs;  /* (n_blobs) extra blobs */
+    int n_blobs;
 } fw_ckpt_content;
 
 /* One table entry of an opened checkpoint (points into the file's bytes). */

@@ -112,6 +112,11 @@ static void fixture_init(fixture *f, uint64_t seed)
     f->c.meta.best_metric = -0.0;
     f->c.meta.best_step = 99;
     f->c.meta.has_best = 1;
+    static const unsigned char scaler[] = {0, 0, 0x80, 0x47, 1, 2, 3};
+    static const fw_ckpt_blob blobs[] = {{"loss_scaler", scaler, sizeof scaler},
+                                         {"empty_state", NULL, 0}};
+    f->c.blobs = blobs;
+    f->c.n_blobs = 2;
 }
 
 static void rm_rf(const char *dir)
@@ -195,6 +200,11 @@ static void test_round_trip_is_bit_exact(void)
         const fw_ckpt_entry *e = fw_ckpt_find(&ck, FW_CKPT_SECTION_MODEL, "conv1.weight");
         CHECK(e && e->ndim == 4 && e->shape[0] == 4 && e->shape[1] == 1 && e->shape[3] == 3);
         CHECK(fw_ckpt_find(&ck, FW_CKPT_SECTION_OPTIM, "conv1.weight") == NULL);
+        const fw_ckpt_entry *b = fw_ckpt_find(&ck, FW_CKPT_SECTION_META, "loss_scaler");
+        CHECK(b && b->kind == FW_CKPT_KIND_BLOB && b->length == 7 &&
+              memcmp(b->data, f.c.blobs[0].data, 7) == 0);
+        b = fw_ckpt_find(&ck, FW_CKPT_SECTION_META, "empty_state");
+        CHECK(b && b->length == 0);
         fw_ckpt_close(&ck);
     }
     /* A NaN best metric with a payload also survives. */
@@ -416,6 +426,15 @@ static void test_failed_write_keeps_the_previous_checkpoint(void)
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.fwc", f.dir);
     CHECK_INT(fw_ckpt_save(nodir, &f.c, &err), FW_EIO);
     CHECK_MSG(strstr(err.msg, "cannot create a temp file"), "%s", err.msg);
+    /* Reserved or repeated blob names are refused before anything is written. */
+    fw_ckpt_blob twice[] = {{"a", "x", 1}, {"a", "y", 1}}, reserved[] = {{"rng", "x", 1}};
+    f.c.blobs = twice;
+    f.c.n_blobs = 2;
+    CHECK_INT(fw_ckpt_save(f.path, &f.c, &err), FW_EINVAL);
+    f.c.blobs = reserved;
+    f.c.n_blobs = 1;
+    CHECK_INT(fw_ckpt_save(f.path, &f.c, &err), FW_EINVAL);
+    CHECK_INT(file_size(f.path), good_size);
     fixture_free(&f);
 }
 
