@@ -37,7 +37,8 @@
  * The meta section holds three blobs: "meta" (the positions, 64 bytes:
  * u64 step, i64 epoch, i64 sampler_epoch, i64 sampler_batch, f64 best_metric,
  * i64 best_step, u32 has_best, u32 reserved, u64 reserved), "rng" and
- * "config" (the text, no NUL), plus any extra named blobs. XXH64 is data/disk_cache.h's fw_hash64, seed 0.
+ * "config" (the text, no NUL), plus any extra named blobs. XXH64 is
+ * data/disk_cache.h's fw_hash64 with seed 0.
  * The hashes form a chain that covers every byte: the header hash covers the
  * table hash, the table hash covers each entry's hash, and the padding must
  * be zero. A file whose size differs from the header's (torn write) is
