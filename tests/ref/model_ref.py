@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""model_ref.py — write the PyTorch reference fixtures for tests/test_model.c.
+
+    /usr/bin/python3 tests/ref/model_ref.py [OUT_DIR]   (default tests/fixtures/ref)
+
+For each case a tiny flukewatch model (tests/ref/fwmodel.py: torchvision ResNet +
+neck) gets deterministic weights from the shared test pattern (set_pattern_weights:
+the C test generates the very same values by name order, so weights are not stored),
+runs one forward in train mode on a pattern input, then a loss-free backward
+torch.autograd.backward(emb, d_emb) from a pattern d_emb, then one forward in eval
+mode (with the running stats the train forward left). Written, fp32:
+
+    cfg.*            arch, width (base channels), in_channels, height, width_px,
+                     batch, dim, gem, seed (as 1-element tensors)
+    input            (N, C, H, W)
+    d_embedding      (N, D)
+    out.train        (N, D)  embedding, train mode
+    out.eval         (N, D)  embedding, eval mode after the train forward
+    grad.NAME        gradient of parameter NAME (all, or the listed subset)
+    state.NAME       every BN buffer after the train forward (running stats,
+                     num_batches_tracked)
+
+File format (little endian): magic "FWREFMDL", u32 version (1), u32 count, then per
+tensor: u32 name length, name bytes, u32 ndim, i64 dims[ndim], f32 data[numel].
+Deterministic: rerunning writes identical files.
+"""
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fwmodel  # noqa: E402
+
+MAGIC = b"FWREFMDL"
+VERSION = 1
+
+# name, arch, width_mult, in_channels, H, W, batch, dim, gem, seed, grads (None = all)
+CASES = [
+    ("model_r18_gem", 18, 0.0625, 1, 32, 64, 4, 32, True, 11, None),
+    ("model_r50_avg", 50, 0.0625, 1, 32, 64, 4, 32, False, 12, None),
+    ("model_r34_rgb", 34, 0.0625, 3, 37, 53, 2, 16, True, 13,
+     ["conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv1.weight",
+      "layer2.0.downsample.0.weight", "layer3.5.bn2.bias", "layer4.2.conv2.weight",
+      "neck.pool.p", "neck.bn1.weight", "neck.fc.weight", "neck.fc.bias",
+      "neck.bn2.weight", "neck.bn2.bias"]),
+]
+
+
+def write_fixture(path, tensors):
+    with open(path, "wb") as f:
+        f.write(MAGIC)
+        f.write(struct.pack("<II", VERSION, len(tensors)))
+        for name, arr in tensors:
+            arr = np.ascontiguousarray(arr, dtype="<f4")
+            nb = name.encode()
+            f.write(struct.pack("<I", len(nb)))
+            f.write(nb)
+            f.write(struct.pack("<I", arr.ndim))
+            f.write(struct.pack("<%dq" % arr.ndim, *arr.shape))
+            f.write(arr.tobytes())
+
+
+def make_case(case):
+    name, arch, mult, cin, h, w, n, dim, gem, seed, grads = case
+    torch.manual_seed(0)
+    model = fwmodel.FwModel(arch, cin, mult, dim, gem)
+    fwmodel.set_pattern_weights(model, seed)
+    x = torch.from_numpy(fwmodel.pattern_uniform(seed, 1000, n * cin * h * w)
+                         .reshape(n, cin, h, w))
+    d_emb = torch.from_numpy(fwmodel.pattern_uniform(seed, 1001, n * dim).reshape(n, dim))
+    model.train()
+    out_train = model(x)
+    torch.autograd.backward(out_train, d_emb)
+    model.eval()
+    with torch.no_grad():
+        out_eval = model(x)
+    base = max(1, int(round(64 * mult)))
+    t = [("cfg.arch", [arch]), ("cfg.width", [base]), ("cfg.in_channels", [cin]),
+         ("cfg.height", [h]), ("cfg.width_px", [w]), ("cfg.batch", [n]), ("cfg.dim", [dim]),
+         ("cfg.gem", [1 if gem else 0]), ("cfg.seed", [seed])]
+    t = [(k, np.array(v, dtype=np.float32)) for k, v in t]
+    t += [("input", x.numpy()), ("d_embedding", d_emb.numpy()),
+          ("out.train", out_train.detach().numpy()), ("out.eval", out_eval.numpy())]
+    params = dict(model.named_parameters())
+    for pname in (grads if grads is not None else list(params)):
+        t.append(("grad." + pname, params[pname].grad.numpy()))
+    for bname, b in model.named_buffers():
+        t.append(("state." + bname, b.numpy().astype(np.float32)))
+    return name, t
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "fixtures", "ref")
+    os.makedirs(out_dir, exist_ok=True)
+    torch.set_num_threads(1)
+    fwmodel.check_names_against_torchvision()
+    for case in CASES:
+        name, tensors = make_case(case)
+        path = os.path.join(out_dir, name + ".bin")
+        write_fixture(path, tensors)
+        print("%s: %d tensors, %d bytes" % (path, len(tensors), os.path.getsize(path)))
+
+
+if __name__ == "__main__":
+    main()
