@@ -1,0 +1,263 @@
+/* backend.h — the interface every compute backend (CPU/oneDNN, later CUDA/cuDNN)
+ * implements: a const table of function pointers plus opaque per-instance state.
+ *
+ * The model, losses and trainer are written once against this table:
+ *
+ *     const fw_backend_ops *ops = fw_backend_cpu();
+ *     fw_backend *be;
+ *     fw_backend_options opt = {.threads = 0};
+ *     FW_TRY(ops->create(&opt, &be, err));
+ *     fw_tensor *x, *y;
+ *     FW_TRY(ops->tensor_create(be, &x, err));
+ *     FW_TRY(ops->tensor_create(be, &y, err));
+ *     FW_TRY(ops->tensor_copy_in(be, x, (fw_shape){32, 1, 128, 256}, pixels, err));
+ *     fw_conv *conv;
+ *     FW_TRY(ops->conv_create(be, &(fw_conv_desc){...}, weight, NULL, &conv, err));
+ *     FW_TRY(ops->conv_forward(be, conv, x, y, err));
+ *     ...
+ *     ops->conv_destroy(be, conv); ops->tensor_free(be, x); ops->destroy(be);
+ *
+ * ---- Activations (fw_tensor) ---------------------------------------------
+ * A tensor has a logical shape (N, C, H, W); a (N, C) matrix is (N, C, 1, 1).
+ * Its memory layout is the backend's choice (the CPU backend keeps conv/BN/ReLU/
+ * pool/add activations in oneDNN blocked layouts such as nChw16c) and is never
+ * seen by the caller: data enters and leaves only through tensor_copy_in /
+ * tensor_copy_out in plain row-major (N, C, H, W) floats.
+ * Ops OWN the shape of their outputs: an output tensor passed to an op is
+ * reshaped (and its storage grown if needed) to the op's output shape and
+ * layout, so a model creates its tensors once (empty is fine) and reuses them
+ * for any batch size. Outputs must not alias inputs unless the op says so.
+ *
+ * ---- Parameters (fw_param, src/param.h) -----------------------------------
+ * Parameters stay plain PyTorch-layout host floats (fw_param.data, .grad) for
+ * the optimizer and checkpoints. Ops bind their parameters at creation (the
+ * fw_param pointers must outlive the op). A backend may keep derived copies
+ * (the CPU backend keeps conv weights reordered to a blocked format; a GPU
+ * backend keeps device copies). RULE: after anything changes fw_param.data
+ * (initialisation, an optimizer step, a checkpoint load), call
+ * params_updated(be) before the next forward; it marks every derived copy
+ * stale, and each op refreshes its copy lazily on its next use.
+ * Running statistics of batch norm are written by bn_forward(training) into
+ * running_mean/running_var .data directly (no params_updated needed for them).
+ *
+ * ---- Gradients ---------------------------------------------------------------
+ * Backward calls write activation gradients into the dx tensor given
+ * (OVERWRITE; pass NULL to skip, e.g. for the first conv) and parameter
+ * gradients into fw_param.grad in PyTorch layout: OVERWRITE by default, ADD to
+ * the existing values with FW_GRAD_ACCUMULATE, or not at all with
+ * FW_GRAD_SKIP_PARAMS (frozen layers). Parameter gradients are complete in host
+ * memory when the backward call returns for the CPU backend; other backends
+ * complete them at sync(be), so call sync before reading .grad or running the
+ * optimizer. Ops with state saved by forward (batch-norm batch statistics,
+ * max-pool workspace, dropout mask) use the state of that op's LAST forward:
+ * run each op's backward before its next forward.
+ * Residual add: y = a + b, so dL/da = dL/db = dL/dy; there is no add_backward —
+ * pass dy on to both branches, and where two gradients meet (the block input)
+ * sum them with add().
+ *
+ * ---- Errors ----------------------------------------------------------------------
+ * Every int-returning function returns 0 or a negative FW_E* code and fills err
+ * (library failures name the call, file and line: FW_EDEVICE). Shapes that do
+ * not fit the op (wrong channel count, empty input) give FW_EINVAL.
+ * Destroy/free functions accept NULL.
+ *
+ * ---- Threads ------------------------------------------------------------------
+ * One fw_backend is used from one thread at a time (the trainer thread); ops
+ * use up to options.threads worker threads internally.
+ */
+#ifndef FW_BACKEND_H
+#define FW_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fw_error.h"
+#include "param.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fw_backend fw_backend; /* per-instance state (engine, stream, caches) */
+typedef struct fw_tensor fw_tensor;   /* an activation in the backend's layout */
+typedef struct fw_conv fw_conv;       /* one conv layer: desc, params, cached plans */
+typedef struct fw_bn fw_bn;           /* one batch-norm layer + saved batch stats */
+typedef struct fw_pool fw_pool;       /* one max/avg pooling layer + workspace */
+typedef struct fw_gem fw_gem;         /* one GeM pooling layer (learnable p) */
+typedef struct fw_linear fw_linear;   /* one fully connected layer */
+typedef struct fw_dropout fw_dropout; /* one dropout layer + saved mask */
+
+/* Logical shape of an activation: (N, C, H, W); a matrix (N, C) is (N, C, 1, 1). */
+typedef struct fw_shape {
+    int64_t n, c, h, w;
+} fw_shape;
+
+typedef struct fw_backend_options {
+    int threads; /* worker threads for the ops; <= 0: all online CPUs */
+    int device;  /* device index for GPU backends; ignored by the CPU backend */
+} fw_backend_options;
+
+/* Flags for backward calls (parameter gradients). */
+enum {
+    FW_GRAD_ACCUMULATE = 1 << 0,  /* add into fw_param.grad instead of overwriting */
+    FW_GRAD_SKIP_PARAMS = 1 << 1, /* compute no parameter gradients (frozen layer) */
+};
+
+/* 2-D convolution, dilation 1, groups 1 (PyTorch nn.Conv2d semantics).
+ * weight (out_channels, in_channels, kernel_h, kernel_w); bias (out_channels) or none. */
+typedef struct fw_conv_desc {
+    int in_channels, out_channels;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w; /* zero padding on both sides */
+} fw_conv_desc;
+
+typedef enum fw_pool_kind {
+    FW_POOL_MAX = 0, /* nn.MaxPool2d (padding counts as -inf) */
+    FW_POOL_AVG = 1, /* nn.AvgPool2d, count_include_pad=True (PyTorch's default) */
+} fw_pool_kind;
+
+/* Pooling, floor output size (ceil_mode=False). global != 0: the kernel is the
+ * whole input plane (kernel/stride/pad ignored), output (N, C, 1, 1). */
+typedef struct fw_pool_desc {
+    fw_pool_kind kind;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int global;
+} fw_pool_desc;
+
+typedef struct fw_backend_ops {
+    const char *name; /* "cpu", "cuda" */
+
+    /* ---- instance ---- */
+    int (*create)(const fw_backend_options *opt, fw_backend **out, fw_error *err);
+    void (*destroy)(fw_backend *be);
+    /* One line describing the backend, e.g. "oneDNN 2.6.3 (cpu), 2 threads". */
+    void (*describe)(fw_backend *be, char *buf, size_t size);
+    /* Number of worker threads in use (after resolving <= 0). */
+    int (*threads)(fw_backend *be);
+    /* Mark every derived copy of parameter data stale (see RULE above). */
+    void (*params_updated)(fw_backend *be);
+    /* Wait for queued work; after it parameter grads and copy_out data are final. */
+    int (*sync)(fw_backend *be, fw_error *err);
+
+    /* ---- tensors ---- */
+    /* A new empty tensor (shape 0x0x0x0); ops and copy_in give it a shape. */
+    int (*tensor_create)(fw_backend *be, fw_tensor **out, fw_error *err);
+    void (*tensor_free)(fw_backend *be, fw_tensor *t);
+    fw_shape (*tensor_shape)(const fw_tensor *t);
+    /* Set t's shape and fill it from plain (N, C, H, W) floats. */
+    int (*tensor_copy_in)(fw_backend *be, fw_tensor *t, fw_shape shape,
+                          const float *src, fw_error *err); /* src (N, C, H, W) */
+    /* Copy t out as plain (N, C, H, W) floats (n*c*h*w of them). */
+    int (*tensor_copy_out)(fw_backend *be, const fw_tensor *t, float *dst,
+                           fw_error *err); /* dst (N, C, H, W) */
+    /* Set t's shape (layout: backend's choice) and fill it with zeros. */
+    int (*tensor_zero)(fw_backend *be, fw_tensor *t, fw_shape shape, fw_error *err);
+    /* dst = src (same shape and layout as src). */
+    int (*tensor_copy)(fw_backend *be, const fw_tensor *src, fw_tensor *dst, fw_error *err);
+
+    /* ---- convolution ---- */
+    int (*conv_create)(fw_backend *be, const fw_conv_desc *desc, fw_param *weight,
+                       fw_param *bias /* NULL: no bias */, fw_conv **out, fw_error *err);
+    void (*conv_destroy)(fw_backend *be, fw_conv *conv);
+    /* y = conv(x): x (N, in, H, W) -> y (N, out, OH, OW),
+     * OH = (H + 2*pad_h - kernel_h) / stride_h + 1. */
+    int (*conv_forward)(fw_backend *be, fw_conv *conv, const fw_tensor *x, fw_tensor *y,
+                        fw_error *err);
+    /* dx (may be NULL) from dy; dW (+ db) into weight->grad (bias->grad) per flags. */
+    int (*conv_backward)(fw_backend *be, fw_conv *conv, const fw_tensor *x,
+                         const fw_tensor *dy, fw_tensor *dx, unsigned flags, fw_error *err);
+
+    /* ---- batch norm (nn.BatchNorm2d; also (N, C, 1, 1) as BatchNorm1d) ----
+     * weight, bias, running_mean, running_var: (channels). Training forward
+     * normalises with the batch mean and biased variance, saves them for backward
+     * and updates running_mean = (1 - momentum) * running_mean + momentum * mean,
+     * running_var likewise with the UNBIASED variance (x n/(n-1)), as PyTorch.
+     * Eval forward uses the running statistics. num_batches_tracked is the
+     * caller's. */
+    int (*bn_create)(fw_backend *be, int channels, float eps, float momentum,
+                     fw_param *weight, fw_param *bias, fw_param *running_mean,
+                     fw_param *running_var, fw_bn **out, fw_error *err);
+    void (*bn_destroy)(fw_backend *be, fw_bn *bn);
+    int (*bn_forward)(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x,
+                      fw_tensor *y, fw_error *err);
+    /* Backward of the last bn_forward (training: through batch stats; eval: through
+     * the fixed running stats). dx may be NULL; dgamma/dbeta into weight/bias->grad. */
+    int (*bn_backward)(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tensor *dy,
+                       fw_tensor *dx, unsigned flags, fw_error *err);
+
+    /* ---- ReLU (stateless) ----
+     * y = max(x, 0); y may be x (in place). Backward from the OUTPUT y:
+     * dx = dy * (y > 0); dx may be dy (in place). */
+    int (*relu_forward)(fw_backend *be, const fw_tensor *x, fw_tensor *y, fw_error *err);
+    int (*relu_backward)(fw_backend *be, const fw_tensor *y, const fw_tensor *dy,
+                         fw_tensor *dx, fw_error *err);
+
+    /* ---- residual add (stateless) ----
+     * y = a + b (same shape); y may be a or b. Backward: see "Gradients" above. */
+    int (*add)(fw_backend *be, const fw_tensor *a, const fw_tensor *b, fw_tensor *y,
+               fw_error *err);
+
+    /* ---- max / avg pooling ---- */
+    int (*pool_create)(fw_backend *be, const fw_pool_desc *desc, fw_pool **out,
+                       fw_error *err);
+    void (*pool_destroy)(fw_backend *be, fw_pool *pool);
+    int (*pool_forward)(fw_backend *be, fw_pool *pool, const fw_tensor *x, fw_tensor *y,
+                        fw_error *err);
+    /* dx (shape of the last forward's x) from dy. */
+    int (*pool_backward)(fw_backend *be, fw_pool *pool, const fw_tensor *dy, fw_tensor *dx,
+                         fw_error *err);
+
+    /* ---- GeM pooling: y[n,c] = (mean_hw clamp(x[n,c,h,w], eps)^p)^(1/p) ----
+     * p: a 1-element fw_param (learnable; PyTorch GeM, eps 1e-6). x (N, C, H, W)
+     * -> y (N, C, 1, 1). Backward needs the forward's x and y. */
+    int (*gem_create)(fw_backend *be, fw_param *p, float eps, fw_gem **out, fw_error *err);
+    void (*gem_destroy)(fw_backend *be, fw_gem *gem);
+    int (*gem_forward)(fw_backend *be, fw_gem *gem, const fw_tensor *x, fw_tensor *y,
+                       fw_error *err);
+    int (*gem_backward)(fw_backend *be, fw_gem *gem, const fw_tensor *x, const fw_tensor *y,
+                        const fw_tensor *dy, fw_tensor *dx, unsigned flags, fw_error *err);
+
+    /* ---- linear: y = x W^T + b ----
+     * weight (out_features, in_features) as nn.Linear; bias (out_features) or NULL.
+     * x (N, in, 1, 1) (or any (N, C, H, W) with C*H*W == in, flattened as
+     * torch.flatten(x, 1)) -> y (N, out, 1, 1). dx gets x's shape. */
+    int (*linear_create)(fw_backend *be, int in_features, int out_features,
+                         fw_param *weight, fw_param *bias, fw_linear **out, fw_error *err);
+    void (*linear_destroy)(fw_backend *be, fw_linear *lin);
+    int (*linear_forward)(fw_backend *be, fw_linear *lin, const fw_tensor *x, fw_tensor *y,
+                          fw_error *err);
+    int (*linear_backward)(fw_backend *be, fw_linear *lin, const fw_tensor *x,
+                           const fw_tensor *dy, fw_tensor *dx, unsigned flags,
+                           fw_error *err);
+
+    /* ---- L2 normalisation over C (F.normalize(x, dim=1, eps)) ----
+     * x (N, C, 1, 1): y = x / max(||x[n]||_2, eps). Backward from x, y and dy. */
+    int (*l2norm_forward)(fw_backend *be, const fw_tensor *x, fw_tensor *y, float eps,
+                          fw_error *err);
+    int (*l2norm_backward)(fw_backend *be, const fw_tensor *x, const fw_tensor *y,
+                           const fw_tensor *dy, fw_tensor *dx, float eps, fw_error *err);
+
+    /* ---- dropout (inverted: kept values scaled by 1/(1-rate)) ----
+     * The mask of element i (plain (N, C, H, W) order) depends only on
+     * (seed, stream, i): pass e.g. the global step as stream so a resumed run
+     * draws the same masks. training == 0: y = x. Backward uses the last mask. */
+    int (*dropout_create)(fw_backend *be, float rate, uint64_t seed, fw_dropout **out,
+                          fw_error *err);
+    void (*dropout_destroy)(fw_backend *be, fw_dropout *d);
+    int (*dropout_forward)(fw_backend *be, fw_dropout *d, int training, uint64_t stream,
+                           const fw_tensor *x, fw_tensor *y, fw_error *err);
+    int (*dropout_backward)(fw_backend *be, fw_dropout *d, const fw_tensor *dy,
+                            fw_tensor *dx, fw_error *err);
+} fw_backend_ops;
+
+/* The CPU backend (oneDNN). */
+const fw_backend_ops *fw_backend_cpu(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
