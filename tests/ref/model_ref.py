@@ -22,6 +22,8 @@ mode (with the running stats the train forward left). Written, fp32:
 
 File format (little endian): magic "FWREFMDL", u32 version (1), u32 count, then per
 tensor: u32 name length, name bytes, u32 ndim, i64 dims[ndim], f32 data[numel].
+Also model_names.txt: every state_dict name and shape of the full-width ResNet-18/34/50
+models (3 input channels, GeM, D 512), one "ARCH NAME DIMS..." line each.
 Deterministic: rerunning writes identical files.
 """
 import os
@@ -92,12 +94,22 @@ def make_case(case):
     return name, t
 
 
+def write_names(path):
+    """Every state_dict entry of the full-width models (3 input channels, GeM,
+    D 512): one line "ARCH NAME DIM..." (num_batches_tracked has no dims)."""
+    with open(path, "w") as f:
+        for arch in (18, 34, 50):
+            for name, t in fwmodel.FwModel(arch, 3, 1.0, 512, True).state_dict().items():
+                f.write(" ".join([str(arch), name] + [str(d) for d in t.shape]) + "\n")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "fixtures", "ref")
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
     fwmodel.check_names_against_torchvision()
+    write_names(os.path.join(out_dir, "model_names.txt"))
     for case in CASES:
         name, tensors = make_case(case)
         path = os.path.join(out_dir, name + ".bin")
