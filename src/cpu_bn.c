@@ -252,11 +252,12 @@ int cpu_bn_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tens
     }
     dnnl_memory_t v[6];
     FW_TRY(wrap_vectors(be, bn, training, v, err));
-    dnnl_exec_arg_t args[8] = {{DNNL_ARG_SRC, x->mem},      {DNNL_ARG_DIFF_DST, dym},
-                               {DNNL_ARG_SCALE, v[0]},       {DNNL_ARG_MEAN, v[2]},
-                               {DNNL_ARG_VARIANCE, v[3]},    {DNNL_ARG_DIFF_SRC, dxm},
-                               {DNNL_ARG_DIFF_SCALE, v[4]},  {DNNL_ARG_DIFF_SHIFT, v[5]}};
-    int rc = cpu_exec(be, training ? p->train_bwd : p->eval_bwd, 8, args, err);
+    dnnl_exec_arg_t args[9] = {{DNNL_ARG_SRC, x->mem},      {DNNL_ARG_DIFF_DST, dym},
+                               {DNNL_ARG_SCALE, v[0]},       {DNNL_ARG_SHIFT, v[1]},
+                               {DNNL_ARG_MEAN, v[2]},        {DNNL_ARG_VARIANCE, v[3]},
+                               {DNNL_ARG_DIFF_SRC, dxm},     {DNNL_ARG_DIFF_SCALE, v[4]},
+                               {DNNL_ARG_DIFF_SHIFT, v[5]}};
+    int rc = cpu_exec(be, training ? p->train_bwd : p->eval_bwd, 9, args, err);
     free_vectors(v);
     FW_TRY(rc);
     if (want_p) {
