@@ -145,6 +145,8 @@ static void set_pattern_weights(fw_model *m, uint64_t seed)
             float u = pattern_uniform(seed, (uint64_t)k, (uint64_t)i), v;
             if (ends_with(p->name, ".num_batches_tracked"))
                 v = 0.0f;
+            else if (ends_with(p->name, ".bias") && strncmp(p->name, "neck.", 5) != 0)
+                v = 0.5f + u * 0.1f;
             else if (ends_with(p->name, ".running_mean") || ends_with(p->name, ".bias"))
                 v = u * 0.1f;
             else if (ends_with(p->name, ".running_var"))
@@ -296,8 +298,15 @@ static void check_against_fixture(const char *leaf, int threads)
     rc = fw_model_backward(m, g->data, &err);
     CHECK_MSG(rc == 0, "%s", err.msg);
     /* every gradient in the fixture, and every parameter has one there (full cases) */
-    int n_grads = 0, n_state = 0;
-    double worst = 0;
+    int n_grads = 0, n_state = 0, n_failed = 0;
+    double worst = 0, max_grad_norm = 0;
+    for (int i = 0; i < f.n; i++)
+        if (strncmp(f.t[i].name, "grad.", 5) == 0) {
+            double nrm = 0;
+            for (int64_t k = 0; k < f.t[i].numel; k++)
+                nrm += (double)f.t[i].data[k] * f.t[i].data[k];
+            max_grad_norm = fmax(max_grad_norm, sqrt(nrm));
+        }
     const char *worst_name = "";
     for (int i = 0; i < f.n; i++) {
         const ref_tensor *t = &f.t[i];
@@ -313,12 +322,14 @@ static void check_against_fixture(const char *leaf, int threads)
         CHECK_INT(p->numel, t->numel);
         if (p->numel != t->numel)
             continue;
-        /* floor: a gradient that is zero in exact arithmetic (a bias right before a
-         * training-mode BN) is rounding noise on both sides; compare it against the
-         * scale of the embedding gradient instead */
-        double floor = is_grad ? 1e-3 : 1e-12;
+        /* floor: a gradient that is zero in exact arithmetic (neck.fc.bias and
+         * neck.bn1.bias, before a training-mode BN) is rounding noise; measure it
+         * against 1e-3 of the model's largest gradient norm instead */
+        double floor = is_grad ? 1e-3 * max_grad_norm : 1e-12;
         double er = rel_err(is_grad ? p->grad : p->data, t->data, t->numel, floor);
-        CHECK_MSG(er <= REL_TOL, "%s: %s rel err %.3g", leaf, t->name, er);
+        if (er > REL_TOL && ++n_failed <= 8)
+            CHECK_MSG(er <= REL_TOL, "%s: %s rel err %.3g", leaf, t->name, er);
+        CHECK(n_failed == 0 || er <= REL_TOL);
         if (er > worst) {
             worst = er;
             worst_name = t->name;
