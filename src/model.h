@@ -83,7 +83,9 @@ int fw_model_backward(fw_model *m, const float *d_emb, fw_error *err);
 
 /* The same on backend tensors (for a batch already on the backend):
  * x (N, C, H, W) -> *emb (N, D, 1, 1) owned by the model until the next forward;
- * d_emb (N, D, 1, 1). Call the backend's sync before reading grads. */
+ * d_emb (N, D, 1, 1). x must stay alive and unchanged until the backward (it is
+ * conv1's saved input). One backward per training forward. Call the backend's
+ * sync before reading grads. */
 int fw_model_forward_tensor(fw_model *m, int training, uint64_t step, const fw_tensor *x,
                             const fw_tensor **emb, fw_error *err);
 int fw_model_backward_tensor(fw_model *m, const fw_tensor *d_emb, fw_error *err);
