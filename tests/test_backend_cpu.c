@@ -290,6 +290,46 @@ static void test_layout_roundtrip(void)
     ops->destroy(be);
 }
 
+/* tensor_zero, tensor_copy, shapes, describe, and errors on empty inputs */
+static void test_tensor_basics(void)
+{
+    fw_backend *be = new_backend(1);
+    char desc[128];
+    ops->describe(be, desc, sizeof desc);
+    CHECK(strstr(desc, "oneDNN") != NULL && strstr(desc, "1 thread") != NULL);
+    fw_tensor *a = tensor_new(be), *b = tensor_new(be);
+    fw_shape s0 = ops->tensor_shape(a);
+    CHECK_INT(s0.n * s0.c * s0.h * s0.w, 0);
+    float src[2 * 3 * 4 * 5], back[2 * 3 * 4 * 5];
+    for (int i = 0; i < 120; i++)
+        src[i] = (float)i - 60.5f;
+    OK(ops->tensor_copy_in(be, a, (fw_shape){2, 3, 4, 5}, src, &e_));
+    make_layout(be, a, dnnl_nChw8c);
+    OK(ops->tensor_copy(be, a, b, &e_));
+    CHECK(cpu_shape_eq(ops->tensor_shape(b), (fw_shape){2, 3, 4, 5}));
+    OK(ops->tensor_copy_out(be, b, back, &e_));
+    CHECK(memcmp(src, back, sizeof src) == 0);
+    OK(ops->tensor_zero(be, b, (fw_shape){1, 3, 2, 2}, &e_));
+    CHECK(cpu_shape_eq(ops->tensor_shape(b), (fw_shape){1, 3, 2, 2}));
+    memset(back, 0xff, sizeof back);
+    OK(ops->tensor_copy_out(be, b, back, &e_));
+    int zeros = 1;
+    for (int i = 0; i < 12; i++)
+        zeros &= back[i] == 0.0f;
+    CHECK(zeros);
+    fw_tensor *empty = tensor_new(be);
+    fw_error err = {0};
+    CHECK_INT(ops->relu_forward(be, empty, b, &err), FW_EINVAL);
+    CHECK(strstr(err.msg, "empty") != NULL);
+    CHECK_INT(ops->add(be, a, b, b, &err), FW_EINVAL); /* shapes differ */
+    CHECK(strstr(err.msg, "shapes differ") != NULL);
+    ops->tensor_free(be, a);
+    ops->tensor_free(be, b);
+    ops->tensor_free(be, empty);
+    ops->tensor_free(be, NULL);
+    ops->destroy(be);
+}
+
 /* ---- conv -------------------------------------------------------------------------- */
 
 static void run_conv_case(fw_backend *be, const char *name, int blocked_input)
@@ -1155,6 +1195,7 @@ int main(void)
         return 0;
     }
     RUN(test_layout_roundtrip);
+    RUN(test_tensor_basics);
     RUN(test_conv_vs_torch);
     RUN(test_conv_batch_change);
     RUN(test_bn_vs_torch);

@@ -44,8 +44,8 @@ CONVS = [
     ("conv1", (2, 16, 8, 7), 24, 3, 2, 1, 0),
     ("conv2", (3, 13, 7, 6), 17, 1, 2, 0, 1),
     ("conv3", (2, 1, 12, 10), 16, 7, 2, 3, 0),
-    ("conv4", (2, 32, 5, 5), 16, 3, 1, 1, 0),
-    ("conv5", (2, 64, 4, 4), 64, 1, 1, 0, 1),
+    ("conv4", (1, 32, 4, 5), 16, 3, 1, 1, 0),
+    ("conv5", (1, 64, 3, 3), 48, 1, 1, 0, 1),
 ]
 for name, xs, o, k, s, p, has_bias in CONVS:
     x = rand(*xs).requires_grad_()
@@ -61,7 +61,7 @@ for name, xs, o, k, s, p, has_bias in CONVS:
         put(name + ".b", b); put(name + ".db", g[2])
 
 # ---- batch norm (momentum 0.1, eps 1e-5)
-BNS = [("bn0", (4, 8, 5, 3)), ("bn1", (3, 13, 4, 4)), ("bn2", (16, 24, 1, 1)), ("bn3", (2, 32, 3, 5))]
+BNS = [("bn0", (4, 8, 5, 3)), ("bn1", (3, 13, 4, 4)), ("bn2", (16, 24, 1, 1)), ("bn3", (2, 32, 3, 3))]
 for name, xs in BNS:
     c = xs[1]
     x = (rand(*xs) * 2 + 0.5).requires_grad_()
@@ -90,9 +90,9 @@ put("relu.x", x); put("relu.y", y); put("relu.dy", dy); put("relu.dx", grads(y, 
 
 # ---- pooling: name, (N, C, H, W), kind (0 max, 1 avg), k, stride, pad, global
 POOLS = [
-    ("pool0", (2, 16, 9, 11), 0, 3, 2, 1, 0),
+    ("pool0", (1, 16, 9, 11), 0, 3, 2, 1, 0),
     ("pool1", (2, 13, 7, 7), 0, 2, 2, 0, 0),
-    ("pool2", (2, 16, 9, 8), 1, 3, 2, 1, 0),
+    ("pool2", (1, 16, 9, 8), 1, 3, 2, 1, 0),
     ("pool3", (2, 13, 7, 5), 1, 2, 2, 0, 0),
     ("pool4", (2, 24, 5, 7), 1, 0, 0, 0, 1),
     ("pool5", (2, 8, 6, 6), 0, 3, 1, 1, 0),
