@@ -15,7 +15,7 @@ these cases, a tenth of the test's tolerance). Written, rounded to fp32:
 
     cfg.*            arch, width (base channels), in_channels, height, width_px,
                      batch, dim, gem, seed (as 1-element tensors)
-    input            (N, C, H, W)
+    (input           not stored: pattern_uniform(seed, 1000, N*C*H*W) as (N, C, H, W))
     d_embedding      (N, D)
     out.train        (N, D)  embedding, train mode
     out.eval         (N, D)  embedding, eval mode after the train forward
@@ -35,6 +35,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwmodel  # noqa: E402
@@ -68,8 +69,39 @@ def write_fixture(path, tensors):
             f.write(arr.tobytes())
 
 
-def make_case(case):
-    name, arch, mult, cin, h, w, n, dim, gem, seed, grads = case
+# A ReLU input within rounding of 0, or a max-pool window whose two largest values
+# are within rounding of each other, makes fp32 and the exact answer take different
+# branches: the gradient then differs by a whole element (a few % on a tiny model).
+# Seeds are tried from the case's seed up until every kink is at least KINK_MARGIN
+# (relative to the tensor's RMS) from its branch point, so the fixture tests
+# arithmetic, not coin flips.
+KINK_MARGIN = 1e-5
+
+
+def kink_hooks(model, margins):
+    def relu_pre(mod, inp):
+        x = inp[0].detach()
+        margins.append((x.abs().min() / x.pow(2).mean().sqrt().clamp(min=1e-30)).item())
+
+    def pool_pre(mod, inp):
+        x = inp[0].detach()
+        p = F.pad(x, (1, 1, 1, 1), value=float("-inf"))
+        win = p.unfold(2, 3, 2).unfold(3, 3, 2).reshape(*p.shape[:2], -1, 9)
+        top = win.topk(2, dim=-1).values
+        gap = (top[..., 0] - top[..., 1])[top[..., 0] > 0]
+        if gap.numel():
+            margins.append((gap.min() / x.pow(2).mean().sqrt().clamp(min=1e-30)).item())
+
+    hooks = []
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.ReLU):
+            hooks.append(mod.register_forward_pre_hook(relu_pre))
+        elif isinstance(mod, torch.nn.MaxPool2d):
+            hooks.append(mod.register_forward_pre_hook(pool_pre))
+    return hooks
+
+
+def run_case(arch, mult, cin, h, w, n, dim, gem, seed):
     torch.manual_seed(0)
     model = fwmodel.FwModel(arch, cin, mult, dim, gem)
     fwmodel.set_pattern_weights(model, seed)
@@ -77,8 +109,26 @@ def make_case(case):
     x = torch.from_numpy(fwmodel.pattern_uniform(seed, 1000, n * cin * h * w)
                          .reshape(n, cin, h, w))
     d_emb = torch.from_numpy(fwmodel.pattern_uniform(seed, 1001, n * dim).reshape(n, dim))
+    margins = []
+    hooks = kink_hooks(model, margins)
     model.train()
     out_train = model(x.double())
+    for hk in hooks:
+        hk.remove()
+    return model, x, d_emb, out_train, min(margins)
+
+
+def make_case(case):
+    name, arch, mult, cin, h, w, n, dim, gem, seed0, grads = case
+    for seed in range(seed0, seed0 + 1000):
+        model, x, d_emb, out_train, margin = run_case(arch, mult, cin, h, w, n, dim, gem, seed)
+        if margin >= KINK_MARGIN:
+            break
+    else:
+        raise SystemExit("%s: no seed in [%d, %d) keeps kinks %g away" %
+                         (name, seed0, seed0 + 1000, KINK_MARGIN))
+    print("%s: seed %d (tried %d), smallest kink distance %.2g" %
+          (name, seed, seed - seed0 + 1, margin))
     torch.autograd.backward(out_train, d_emb.double())
     model.eval()
     with torch.no_grad():
@@ -88,7 +138,7 @@ def make_case(case):
          ("cfg.height", [h]), ("cfg.width_px", [w]), ("cfg.batch", [n]), ("cfg.dim", [dim]),
          ("cfg.gem", [1 if gem else 0]), ("cfg.seed", [seed])]
     t = [(k, np.array(v, dtype=np.float32)) for k, v in t]
-    t += [("input", x.numpy()), ("d_embedding", d_emb.numpy()),
+    t += [("d_embedding", d_emb.numpy()),
           ("out.train", out_train.detach().numpy()), ("out.eval", out_eval.numpy())]
     t = [(k, np.asarray(v, dtype=np.float32)) for k, v in t]
     params = dict(model.named_parameters())
