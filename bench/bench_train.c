@@ -1,0 +1,331 @@
+/* bench_train.c — training and inference images/s of the flukewatch model on
+ * the CPU backend (the peer is bench/torch_train.py; bench/train.sh runs both).
+ *
+ *   bench/bench_train [--arch 18] [--threads 2] [--batch 32] [--height 128]
+ *       [--width 256] [--dim 512] [--mult 1] [--iters 8] [--warmup 2] [--profile]
+ *
+ * Training step = zero grads + forward (train mode) + backward from a fixed
+ * d_embedding + plain SGD (w -= lr * grad over every non-buffer parameter; the
+ * optimizer module is not used here, so the step is the same as the peer's).
+ * Inference = eval-mode forward. The ops table is wrapped to time every op and
+ * count conv FLOPs (--profile prints the table); backend ops are synchronous on
+ * the CPU, so an op's wall time is its cost.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "model.h"
+#include "rng.h"
+
+/* ---- op profiling (program-level state: this is a benchmark, not the library) ---- */
+enum { P_CONV_F, P_CONV_B, P_BN_F, P_BN_B, P_RELU_F, P_RELU_B, P_ADD, P_POOL_F, P_POOL_B,
+       P_GEM_F, P_GEM_B, P_LIN_F, P_LIN_B, P_COPY, P_COUNT };
+static const char *const P_NAMES[P_COUNT] = {
+    "conv forward", "conv backward", "bn forward", "bn backward", "relu forward",
+    "relu backward", "add", "pool forward", "pool backward", "gem forward", "gem backward",
+    "linear forward", "linear backward", "copy in/out"};
+static double prof_s[P_COUNT];
+static long prof_calls[P_COUNT];
+static double conv_flops;       /* forward conv FLOPs since the last reset */
+static double conv1_flops;      /* of them, the first conv's (no data gradient) */
+static const fw_backend_ops *base;
+static fw_backend_ops wrapped;
+
+typedef struct {
+    const fw_conv *conv;
+    fw_conv_desc desc;
+} conv_entry;
+static conv_entry convs[512];
+static int n_convs;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define TIMED(slot, call)                 \
+    do {                                  \
+        double t0_ = now();               \
+        int rc_ = (call);                 \
+        prof_s[slot] += now() - t0_;      \
+        prof_calls[slot]++;               \
+        return rc_;                       \
+    } while (0)
+
+static int w_conv_create(fw_backend *be, const fw_conv_desc *d, fw_param *w, fw_param *b,
+                         fw_conv **out, fw_error *err)
+{
+    int rc = base->conv_create(be, d, w, b, out, err);
+    if (rc == 0 && n_convs < 512)
+        convs[n_convs++] = (conv_entry){*out, *d};
+    return rc;
+}
+static int w_conv_forward(fw_backend *be, fw_conv *c, const fw_tensor *x, fw_tensor *y,
+                          fw_error *err)
+{
+    double t0 = now();
+    int rc = base->conv_forward(be, c, x, y, err);
+    prof_s[P_CONV_F] += now() - t0;
+    prof_calls[P_CONV_F]++;
+    for (int i = 0; i < n_convs; i++)
+        if (convs[i].conv == c) {
+            fw_shape ys = base->tensor_shape(y);
+            const fw_conv_desc *d = &convs[i].desc;
+            double f = 2.0 * (double)(ys.n * ys.c * ys.h * ys.w) * d->in_channels *
+                       d->kernel_h * d->kernel_w;
+            conv_flops += f;
+            if (i == 0)
+                conv1_flops += f;
+        }
+    return rc;
+}
+static int w_conv_backward(fw_backend *be, fw_conv *c, const fw_tensor *x, const fw_tensor *dy,
+                           fw_tensor *dx, unsigned flags, fw_error *err)
+{
+    TIMED(P_CONV_B, base->conv_backward(be, c, x, dy, dx, flags, err));
+}
+static int w_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x,
+                        fw_tensor *y, fw_error *err)
+{
+    TIMED(P_BN_F, base->bn_forward(be, bn, training, x, y, err));
+}
+static int w_bn_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tensor *dy,
+                         fw_tensor *dx, unsigned flags, fw_error *err)
+{
+    TIMED(P_BN_B, base->bn_backward(be, bn, x, dy, dx, flags, err));
+}
+static int w_relu_forward(fw_backend *be, const fw_tensor *x, fw_tensor *y, fw_error *err)
+{
+    TIMED(P_RELU_F, base->relu_forward(be, x, y, err));
+}
+static int w_relu_backward(fw_backend *be, const fw_tensor *y, const fw_tensor *dy,
+                           fw_tensor *dx, fw_error *err)
+{
+    TIMED(P_RELU_B, base->relu_backward(be, y, dy, dx, err));
+}
+static int w_add(fw_backend *be, const fw_tensor *a, const fw_tensor *b, fw_tensor *y,
+                 fw_error *err)
+{
+    TIMED(P_ADD, base->add(be, a, b, y, err));
+}
+static int w_pool_forward(fw_backend *be, fw_pool *p, const fw_tensor *x, fw_tensor *y,
+                          fw_error *err)
+{
+    TIMED(P_POOL_F, base->pool_forward(be, p, x, y, err));
+}
+static int w_pool_backward(fw_backend *be, fw_pool *p, const fw_tensor *dy, fw_tensor *dx,
+                           fw_error *err)
+{
+    TIMED(P_POOL_B, base->pool_backward(be, p, dy, dx, err));
+}
+static int w_gem_forward(fw_backend *be, fw_gem *g, const fw_tensor *x, fw_tensor *y,
+                         fw_error *err)
+{
+    TIMED(P_GEM_F, base->gem_forward(be, g, x, y, err));
+}
+static int w_gem_backward(fw_backend *be, fw_gem *g, const fw_tensor *x, const fw_tensor *y,
+                          const fw_tensor *dy, fw_tensor *dx, unsigned flags, fw_error *err)
+{
+    TIMED(P_GEM_B, base->gem_backward(be, g, x, y, dy, dx, flags, err));
+}
+static int w_linear_forward(fw_backend *be, fw_linear *l, const fw_tensor *x, fw_tensor *y,
+                            fw_error *err)
+{
+    TIMED(P_LIN_F, base->linear_forward(be, l, x, y, err));
+}
+static int w_linear_backward(fw_backend *be, fw_linear *l, const fw_tensor *x,
+                             const fw_tensor *dy, fw_tensor *dx, unsigned flags, fw_error *err)
+{
+    TIMED(P_LIN_B, base->linear_backward(be, l, x, dy, dx, flags, err));
+}
+static int w_copy_in(fw_backend *be, fw_tensor *t, fw_shape s, const float *src, fw_error *err)
+{
+    TIMED(P_COPY, base->tensor_copy_in(be, t, s, src, err));
+}
+static int w_copy_out(fw_backend *be, const fw_tensor *t, float *dst, fw_error *err)
+{
+    TIMED(P_COPY, base->tensor_copy_out(be, t, dst, err));
+}
+
+static void wrap_ops(const fw_backend_ops *ops)
+{
+    base = ops;
+    wrapped = *ops;
+    wrapped.conv_create = w_conv_create;
+    wrapped.conv_forward = w_conv_forward;
+    wrapped.conv_backward = w_conv_backward;
+    wrapped.bn_forward = w_bn_forward;
+    wrapped.bn_backward = w_bn_backward;
+    wrapped.relu_forward = w_relu_forward;
+    wrapped.relu_backward = w_relu_backward;
+    wrapped.add = w_add;
+    wrapped.pool_forward = w_pool_forward;
+    wrapped.pool_backward = w_pool_backward;
+    wrapped.gem_forward = w_gem_forward;
+    wrapped.gem_backward = w_gem_backward;
+    wrapped.linear_forward = w_linear_forward;
+    wrapped.linear_backward = w_linear_backward;
+    wrapped.tensor_copy_in = w_copy_in;
+    wrapped.tensor_copy_out = w_copy_out;
+}
+
+static void prof_reset(void)
+{
+    memset(prof_s, 0, sizeof prof_s);
+    memset(prof_calls, 0, sizeof prof_calls);
+    conv_flops = 0;
+    conv1_flops = 0;
+}
+
+static void prof_print(const char *kind, double total_s, int iters)
+{
+    double ops_s = 0;
+    for (int i = 0; i < P_COUNT; i++)
+        ops_s += prof_s[i];
+    printf("# profile %s: ms per batch (share of the step)\n", kind);
+    for (int i = 0; i < P_COUNT; i++)
+        if (prof_calls[i])
+            printf("#   %-16s %8.1f ms %5.1f%%  (%ld calls per batch)\n", P_NAMES[i],
+                   1000 * prof_s[i] / iters, 100 * prof_s[i] / total_s, prof_calls[i] / iters);
+    printf("#   %-16s %8.1f ms %5.1f%%\n", "other (sgd, ...)", 1000 * (total_s - ops_s) / iters,
+           100 * (total_s - ops_s) / total_s);
+}
+
+/* ---- the benchmark ---- */
+typedef struct {
+    int arch, threads, batch, height, width, dim, iters, warmup, profile;
+    float mult;
+} options;
+
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){18, 2, 32, 128, 256, 512, 8, 2, 0, 1.0f};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int *dst = !strcmp(a, "--arch") ? &o->arch : !strcmp(a, "--threads") ? &o->threads
+                 : !strcmp(a, "--batch") ? &o->batch : !strcmp(a, "--height") ? &o->height
+                 : !strcmp(a, "--width") ? &o->width : !strcmp(a, "--dim") ? &o->dim
+                 : !strcmp(a, "--iters") ? &o->iters : !strcmp(a, "--warmup") ? &o->warmup
+                 : NULL;
+        if (!strcmp(a, "--profile")) {
+            o->profile = 1;
+        } else if (!strcmp(a, "--mult") && v) {
+            o->mult = strtof(v, NULL);
+            i++;
+        } else if (dst && v) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (*end || x < 0 || x > 100000) {
+                fprintf(stderr, "bench_train: bad value %s for %s\n", v, a);
+                return -1;
+            }
+            *dst = (int)x;
+            i++;
+        } else {
+            fprintf(stderr, "bench_train: unknown option %s\n", a);
+            return -1;
+        }
+    }
+    if (o->iters < 1 || o->batch < 2) {
+        fprintf(stderr, "bench_train: --iters >= 1 and --batch >= 2\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int train_step(fw_model *m, const float *x, const float *g, float *emb,
+                      const options *o, uint64_t step, fw_error *err)
+{
+    fw_model_zero_grad(m);
+    FW_TRY(fw_model_forward(m, 1, step, x, o->batch, o->height, o->width, emb, err));
+    FW_TRY(fw_model_backward(m, g, err));
+    const fw_param_list *list = fw_model_params(m);
+    const float lr = 1e-4f;
+    for (int i = 0; i < list->n; i++) {
+        fw_param *p = list->items[i];
+        if (p->flags & FW_PARAM_BUFFER)
+            continue;
+        for (int64_t k = 0; k < p->numel; k++)
+            p->data[k] -= lr * p->grad[k];
+    }
+    fw_model_params_updated(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o) < 0)
+        return 2;
+    wrap_ops(fw_backend_cpu());
+    fw_error err = {0};
+    fw_backend *be = NULL;
+    fw_backend_options bo = {.threads = o.threads};
+    fw_model *m = NULL;
+    fw_model_config cfg;
+    fw_model_config_default(&cfg);
+    cfg.arch = o.arch;
+    cfg.width_mult = o.mult;
+    cfg.embedding_dim = o.dim;
+    cfg.seed = 1;
+    if (wrapped.create(&bo, &be, &err) < 0 || fw_model_create(&wrapped, be, &cfg, &m, &err) < 0) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+        return 1;
+    }
+    char desc[256];
+    wrapped.describe(be, desc, sizeof desc);
+    printf("# flukewatch: %s; ResNet-%d x%g, 1x%dx%d, batch %d, %d-d GeM neck\n", desc, o.arch,
+           (double)o.mult, o.height, o.width, o.batch, o.dim);
+    size_t nx = (size_t)o.batch * o.height * o.width, ng = (size_t)o.batch * o.dim;
+    float *x = malloc(nx * sizeof *x), *g = malloc(ng * sizeof *g), *emb = malloc(ng * sizeof *emb);
+    fw_rng r;
+    fw_rng_init(&r, 1, 0);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = fw_rng_normal(&r);
+    for (size_t i = 0; i < ng; i++)
+        g[i] = fw_rng_normal(&r);
+    int rc = 0;
+    double fwd_flops = 0, first_flops = 0;
+    for (int kind = 0; kind < 2 && !rc; kind++) {
+        const char *name = kind == 0 ? "train" : "infer";
+        for (int i = 0; i < o.warmup && !rc; i++)
+            rc = kind == 0 ? train_step(m, x, g, emb, &o, (uint64_t)i, &err)
+                           : fw_model_forward(m, 0, 0, x, o.batch, o.height, o.width, emb, &err);
+        prof_reset();
+        double t0 = now();
+        for (int i = 0; i < o.iters && !rc; i++)
+            rc = kind == 0 ? train_step(m, x, g, emb, &o, (uint64_t)i, &err)
+                           : fw_model_forward(m, 0, 0, x, o.batch, o.height, o.width, emb, &err);
+        double s = now() - t0;
+        if (rc)
+            break;
+        if (kind == 0) {
+            fwd_flops = conv_flops / o.iters / o.batch;
+            first_flops = conv1_flops / o.iters / o.batch;
+        }
+        printf("flukewatch kind=%s threads=%d batch=%d images_per_s=%.2f ms_per_batch=%.1f\n",
+               name, o.threads, o.batch, o.iters * o.batch / s, 1000 * s / o.iters);
+        if (o.profile)
+            prof_print(name, s, o.iters);
+        fflush(stdout);
+    }
+    if (rc) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+    } else {
+        /* convs only (BN, ReLU, pooling and the fc are < 1%); training = forward +
+         * backward data + backward weights, conv1 has no data gradient */
+        printf("flukewatch flops conv_fwd_gflop_per_image=%.3f train_gflop_per_image=%.3f\n",
+               fwd_flops / 1e9, (3 * fwd_flops - first_flops) / 1e9);
+    }
+    free(x);
+    free(g);
+    free(emb);
+    fw_model_destroy(m);
+    wrapped.destroy(be);
+    return rc ? 1 : 0;
+}

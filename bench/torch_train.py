@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""torch_train.py — the PyTorch peer of bench/bench_train.c: training and inference
+images/s of the flukewatch model (tests/ref/fwmodel.py: ResNet + GeM neck) on the CPU.
+
+    /usr/bin/python3 bench/torch_train.py [--arch 18] [--threads 2] [--batch 32]
+        [--height 128] [--width 256] [--dim 512] [--iters 8] [--warmup 2]
+
+Training step = forward (train mode) + loss-free backward from a fixed d_embedding
+(torch.autograd.backward(emb, grad), the same work as a loss's gradient) + plain SGD
+(p -= lr * grad, no momentum/decay). Inference = eval mode under torch.no_grad.
+Each is measured in the default (NCHW) and in channels-last memory format; one line
+per measurement, `key=value` fields, then a `torch best` line with the faster of each.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+import fwmodel  # noqa: E402
+
+
+def measure(fn, iters, warmup):
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", type=int, default=18)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--height", type=int, default=128)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--iters", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    best = {}
+    for fmt_name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        model = fwmodel.FwModel(a.arch, 1, 1.0, a.dim, gem=True).to(memory_format=fmt)
+        x = torch.randn(a.batch, 1, a.height, a.width).to(memory_format=fmt)
+        g = torch.randn(a.batch, a.dim)
+        params = [p for p in model.parameters()]
+
+        def train_step():
+            model.train()
+            emb = model(x)
+            torch.autograd.backward(emb, g)
+            with torch.no_grad():
+                for p in params:
+                    p.sub_(p.grad, alpha=1e-4)
+                    p.grad = None
+
+        def infer_step():
+            model.eval()
+            with torch.no_grad():
+                model(x)
+
+        for kind, fn in (("train", train_step), ("infer", infer_step)):
+            s = measure(fn, a.iters, a.warmup)
+            ips = a.iters * a.batch / s
+            print("torch kind=%s format=%s threads=%d batch=%d images_per_s=%.2f ms_per_batch=%.1f"
+                  % (kind, fmt_name, a.threads, a.batch, ips, 1000 * s / a.iters), flush=True)
+            if ips > best.get(kind, (0, ""))[0]:
+                best[kind] = (ips, fmt_name)
+    print("torch best train_images_per_s=%.2f train_format=%s infer_images_per_s=%.2f infer_format=%s"
+          % (best["train"][0], best["train"][1], best["infer"][0], best["infer"][1]))
+
+
+if __name__ == "__main__":
+    main()
