@@ -1,0 +1,283 @@
+/* test_learner.c — the wired training step: same seed → same losses; a run
+ * resumed from a checkpoint continues bit-exactly; it learns; non-finite
+ * batches are skipped without touching the weights; the LR finder puts
+ * everything back; a checkpoint of another model is refused by name. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt_store.h"
+#include "learner.h"
+#include "param_list.h"
+#include "rng.h"
+#include "tap.h"
+
+enum { P = 4, K = 2, M = 2, N = P * K + M, C = 6, H = 32, W = 64, STEPS = 6 };
+
+static void config(fw_learner_config *cfg, int emb_dim)
+{
+    memset(cfg, 0, sizeof *cfg);
+    fw_model_config_default(&cfg->model);
+    cfg->model.arch = 18;
+    cfg->model.in_channels = 1;
+    cfg->model.width_mult = 0.125f;
+    cfg->model.embedding_dim = emb_dim;
+    cfg->model.seed = 7;
+    cfg->head = (fw_head_config){
+        .classes = C, .seed = 3, .n_terms = 2,
+        .terms = {{.kind = FW_LOSS_ARCFACE, .weight = 1.0,
+                   .arcface = {.scale = 16, .margin = 0.3, .subcenters = 2}},
+                  {.kind = FW_LOSS_TRIPLET, .weight = 0.5, .triplet = {.margin = 0.3}}}};
+    fw_optim_config_default(&cfg->optim, FW_OPTIM_SGD);
+    cfg->optim.threads = 1;
+    fw_schedule_config_default(&cfg->schedule, FW_SCHED_ONE_CYCLE);
+    cfg->schedule.lr_max = 0.05;
+    cfg->schedule.total_steps = STEPS;
+    cfg->clip_norm = 5.0;
+    cfg->threads = 1;
+}
+
+/* Batch `step`: P whales x K images + M new_whale; each class is a fixed
+ * stripe pattern, plus noise drawn from (step). */
+static void make_batch(int step, float *x, int *labels)
+{
+    fw_rng r;
+    fw_rng_init(&r, 99, (uint64_t)step);
+    for (int i = 0; i < N; i++) {
+        int cls = i < P * K ? (step + i / K) % C : -1;
+        labels[i] = cls;
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                float base = cls >= 0 ? sinf(0.2f * (float)((cls + 1) * xx) + (float)cls * y * 0.1f)
+                                      : 0.0f;
+                x[((size_t)i * H + y) * W + xx] = base + 0.3f * fw_rng_normal(&r);
+            }
+    }
+}
+
+static fw_learner *new_learner(int emb_dim)
+{
+    fw_learner_config cfg;
+    config(&cfg, emb_dim);
+    fw_learner *l = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    int rc = fw_learner_create(fw_backend_cpu(), &cfg, &l, &e);
+    CHECK_MSG(rc == 0, "learner: %s", e.msg);
+    return l;
+}
+
+static int run_steps(fw_learner *l, int from, int to, double *losses)
+{
+    static float x[N * H * W];
+    int labels[N];
+    fw_error e;
+    fw_error_clear(&e);
+    for (int s = from; s < to; s++) {
+        make_batch(s, x, labels);
+        fw_step_result r;
+        if (fw_learner_step(l, x, labels, N, H, W, &r, &e) != 0) {
+            CHECK_MSG(0, "step %d: %s", s, e.msg);
+            return -1;
+        }
+        losses[s] = r.loss;
+    }
+    return 0;
+}
+
+static int same_params(fw_learner *a, fw_learner *b)
+{
+    fw_param_list *pa = fw_learner_params(a), *pb = fw_learner_params(b);
+    if (pa->n != pb->n)
+        return 0;
+    for (int i = 0; i < pa->n; i++)
+        if (pa->items[i]->numel != pb->items[i]->numel ||
+            memcmp(pa->items[i]->data, pb->items[i]->data,
+                   sizeof(float) * (size_t)pa->items[i]->numel))
+            return 0;
+    return 1;
+}
+
+static void test_same_seed_same_losses(void)
+{
+    fw_learner *a = new_learner(16), *b = new_learner(16);
+    double la[STEPS], lb[STEPS];
+    if (a && b && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, STEPS, lb)) {
+        CHECK(memcmp(la, lb, sizeof la) == 0);
+        CHECK(same_params(a, b));
+        CHECK_INT(fw_learner_steps_done(a), STEPS);
+        for (int s = 0; s < STEPS; s++)
+            CHECK(isfinite(la[s]) && la[s] > 0);
+    }
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
+static void test_resume_is_bit_exact(void)
+{
+    char dir[] = "/tmp/fwlearnerXXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    fw_learner *a = new_learner(16), *b = new_learner(16);
+    double la[STEPS], lb[STEPS];
+    fw_error e;
+    fw_error_clear(&e);
+    fw_learner_position pos = {.epoch = 1, .sampler_epoch = 1, .sampler_batch = 3};
+    if (a && b && !run_steps(a, 0, 3, la)) {
+        CHECK_MSG(fw_learner_save_to_store(a, dir, &pos, "arch=18", 0, 2, &e) == 0, "%s", e.msg);
+        run_steps(a, 3, STEPS, la);
+        /* b: a fresh process would do exactly this */
+        fw_ckpt ck;
+        CHECK_MSG(fw_ckpt_store_open_newest(dir, &ck, NULL, NULL, &e) == 0, "%s", e.msg);
+        fw_learner_position got = {0};
+        CHECK_MSG(fw_learner_restore(b, &ck, &got, &e) == 0, "%s", e.msg);
+        CHECK_STR(ck.config, "arch=18");
+        fw_ckpt_close(&ck);
+        CHECK_INT(fw_learner_steps_done(b), 3);
+        CHECK(got.sampler_epoch == 1 && got.sampler_batch == 3 && got.epoch == 1);
+        run_steps(b, 3, STEPS, lb);
+        for (int s = 3; s < STEPS; s++)
+            CHECK_MSG(la[s] == lb[s], "step %d: %.17g vs %.17g", s, la[s], lb[s]);
+        CHECK(same_params(a, b));
+    }
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_it_learns(void)
+{
+    fw_learner_config cfg;
+    config(&cfg, 16);
+    fw_schedule_config_default(&cfg.schedule, FW_SCHED_CONSTANT);
+    cfg.schedule.lr_max = 0.02;
+    fw_learner *l = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK_MSG(fw_learner_create(fw_backend_cpu(), &cfg, &l, &e) == 0, "%s", e.msg);
+    if (!l)
+        return;
+    static float x[N * H * W];
+    int labels[N];
+    make_batch(0, x, labels);
+    fw_step_result r;
+    double first = 0, last = 0;
+    for (int s = 0; s < 40; s++) {
+        CHECK(fw_learner_step(l, x, labels, N, H, W, &r, &e) == 0);
+        if (s == 0)
+            first = r.loss;
+        last = r.loss;
+    }
+    printf("#   fixed batch: loss %.4f -> %.4f after 40 steps\n", first, last);
+    CHECK(last < 0.5 * first);
+    fw_learner_destroy(l);
+}
+
+static void test_nonfinite_batch_is_skipped(void)
+{
+    fw_learner *a = new_learner(16), *b = new_learner(16);
+    if (!a || !b)
+        return;
+    static float x[N * H * W];
+    int labels[N];
+    make_batch(0, x, labels);
+    x[5] = NAN;
+    fw_step_result r;
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK(fw_learner_step(a, x, labels, N, H, W, &r, &e) == 0);
+    CHECK_INT(r.skipped, 1);
+    CHECK_INT(fw_learner_steps_done(a), 0);
+    CHECK_INT(fw_learner_steps_skipped(a), 1);
+    /* Trained weights are untouched (BN running stats saw the batch). */
+    fw_param_list *pa = fw_learner_params(a), *pb = fw_learner_params(b);
+    int same = 1;
+    for (int i = 0; i < pa->n; i++)
+        if (!(pa->items[i]->flags & FW_PARAM_BUFFER))
+            same &= !memcmp(pa->items[i]->data, pb->items[i]->data,
+                            sizeof(float) * (size_t)pa->items[i]->numel);
+    CHECK(same);
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
+typedef struct finder_batches {
+    float x[N * H * W];
+    int labels[N];
+} finder_batches;
+
+static int finder_batch(void *ctx, int i, const float **x, const int **labels, int *n, int *h,
+                        int *w, fw_error *err)
+{
+    finder_batches *fb = ctx;
+    make_batch(i, fb->x, fb->labels);
+    *x = fb->x;
+    *labels = fb->labels;
+    *n = N, *h = H, *w = W;
+    return 0;
+}
+
+static void test_lr_finder_restores_everything(void)
+{
+    fw_learner *a = new_learner(16), *b = new_learner(16);
+    double la[STEPS], lb[STEPS];
+    if (!a || !b || run_steps(a, 0, 2, la) || run_steps(b, 0, 2, lb))
+        return;
+    fw_lr_finder_config fc;
+    fw_lr_finder_config_default(&fc);
+    fc.num_it = 12;
+    fc.start_lr = 1e-5;
+    fc.end_lr = 10;
+    static finder_batches fb;
+    fw_lr_finder_result res;
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK_MSG(fw_learner_lr_find(a, &fc, finder_batch, &fb, &res, &e) == 0, "%s", e.msg);
+    CHECK(res.n >= 6 && res.n <= 12);
+    CHECK(res.lrs[0] == 1e-5);
+    printf("#   lr finder: %d points, diverged %d, valley %.3g\n", res.n, res.diverged,
+           res.suggest.valid ? res.suggest.valley : -1.0);
+    fw_lr_finder_result_free(&res);
+    CHECK_INT(fw_learner_steps_done(a), 2);
+    CHECK(same_params(a, b));
+    /* and training goes on exactly as if the finder had never run */
+    run_steps(a, 2, STEPS, la);
+    run_steps(b, 2, STEPS, lb);
+    CHECK(memcmp(la + 2, lb + 2, sizeof(double) * (STEPS - 2)) == 0);
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
+static void test_other_model_checkpoint_refused(void)
+{
+    char path[] = "/tmp/fwlearner-ckptXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    fw_learner *a = new_learner(16), *b = new_learner(24);
+    fw_error e;
+    fw_error_clear(&e);
+    if (a && b) {
+        CHECK(fw_learner_save(a, path, NULL, "", &e) == 0);
+        int rc = fw_learner_load(b, path, NULL, &e);
+        CHECK(rc == FW_EFORMAT);
+        printf("#   %s\n", e.msg);
+        CHECK(strstr(e.msg, "neck.") != NULL || strstr(e.msg, "head.") != NULL);
+    }
+    unlink(path);
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
+int main(void)
+{
+    RUN(test_same_seed_same_losses);
+    RUN(test_resume_is_bit_exact);
+    RUN(test_it_learns);
+    RUN(test_nonfinite_batch_is_skipped);
+    RUN(test_lr_finder_restores_everything);
+    RUN(test_other_model_checkpoint_refused);
+    return tap_done();
+}
