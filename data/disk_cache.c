@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../src/fileio.h"
 #define HEADER_BYTES 88
 static const char magic[8] = {'F', 'W', 'I', 'M', 'G', 'C', 'A', 'C'};
 
@@ -194,21 +195,6 @@ static uint64_t payload_hash(const uint8_t *ok, long n, const uint8_t *fail, siz
 
 /* ---- load -------------------------------------------------------------------- */
 
-static int read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        size_t chunk = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
-        ssize_t r = read(fd, p, chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
 
 static int parse_failures(fw_image_cache *c, const uint8_t *buf, size_t len, const char *path,
                           fw_error *err)
@@ -258,7 +244,7 @@ static int load_body(int fd, const char *path, uint64_t key, fw_image_cache *c, 
     if (fstat(fd, &st) != 0)
         return fw_fail(err, FW_EIO, "%s: cannot stat: %s", path, strerror(errno));
     uint8_t h[HEADER_BYTES];
-    if ((uint64_t)st.st_size < HEADER_BYTES || read_all(fd, h, sizeof h) != 0)
+    if ((uint64_t)st.st_size < HEADER_BYTES || fw_read_all(fd, h, sizeof h) != 0)
         return fw_fail(err, FW_ECORRUPT, "%s: truncated header (%lld bytes)", path,
                        (long long)st.st_size);
     if (memcmp(h, magic, 8) != 0)
@@ -282,8 +268,8 @@ static int load_body(int fd, const char *path, uint64_t key, fw_image_cache *c, 
     if (!fail)
         return fw_fail(err, FW_ENOMEM, "%s: cannot allocate %llu bytes", path,
                        (unsigned long long)fail_len);
-    if (read_all(fd, c->ok, (size_t)n) != 0 || read_all(fd, fail, (size_t)fail_len) != 0 ||
-        read_all(fd, c->pixels, npix) != 0) {
+    if (fw_read_all(fd, c->ok, (size_t)n) != 0 || fw_read_all(fd, fail, (size_t)fail_len) != 0 ||
+        fw_read_all(fd, c->pixels, npix) != 0) {
         free(fail);
         return fw_fail(err, FW_EIO, "%s: read error: %s", path, strerror(errno));
     }
@@ -323,21 +309,6 @@ int fw_disk_cache_load(const char *path, uint64_t key, fw_image_cache *cache, fw
 
 /* ---- save -------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        size_t chunk = len > ((size_t)1 << 30) ? (size_t)1 << 30 : len;
-        ssize_t w = write(fd, p, chunk);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
 
 /* mkdir -p for the directory part of `path`. */
 static int make_parent_dirs(const char *path, fw_error *err)
@@ -351,42 +322,9 @@ static int make_parent_dirs(const char *path, fw_error *err)
     if (!slash || slash == dir)
         return FW_OK;
     *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return fw_fail(err, FW_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return fw_fail(err, FW_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-    return FW_OK;
+    return fw_mkdirs(dir, err);
 }
 
-static int fsync_parent_dir(const char *path, fw_error *err)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (size_t)(slash - path) : 0;
-    if (len == 0 && slash)
-        len = 1; /* "/" */
-    if (len >= sizeof dir)
-        return fw_fail(err, FW_ETOOBIG, "%s: path too long", path);
-    if (len == 0) {
-        dir[0] = '.', dir[1] = '\0';
-    } else {
-        memcpy(dir, path, len);
-        dir[len] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fw_fail(err, FW_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
-    int rc = fsync(fd) == 0 ? FW_OK
-                            : fw_fail(err, FW_EIO, "%s: fsync failed: %s", dir, strerror(errno));
-    close(fd);
-    return rc;
-}
 
 int fw_disk_cache_save(const char *path, uint64_t key, const fw_image_cache *c, fw_error *err)
 {
@@ -423,8 +361,8 @@ int fw_disk_cache_save(const char *path, uint64_t key, const fw_image_cache *c, 
                        strerror(errno));
     }
     int rc = FW_OK;
-    if (write_all(fd, h, sizeof h) != 0 || write_all(fd, c->ok, (size_t)c->n) != 0 ||
-        write_all(fd, fail, fail_len) != 0 || write_all(fd, c->pixels, npix) != 0)
+    if (fw_write_all(fd, h, sizeof h) != 0 || fw_write_all(fd, c->ok, (size_t)c->n) != 0 ||
+        fw_write_all(fd, fail, fail_len) != 0 || fw_write_all(fd, c->pixels, npix) != 0)
         rc = fw_fail(err, FW_EIO, "%s: write failed: %s", tmp, strerror(errno));
     else if (fsync(fd) != 0)
         rc = fw_fail(err, FW_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
@@ -437,5 +375,5 @@ int fw_disk_cache_save(const char *path, uint64_t key, const fw_image_cache *c, 
         unlink(tmp);
         return rc;
     }
-    return fsync_parent_dir(path, err);
+    return fw_fsync_parent_dir(path, err);
 }

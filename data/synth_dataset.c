@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../src/rng.h"
+#include "../src/fileio.h"
 #include "decode.h"
 #include "../src/parallel.h"
 
@@ -336,21 +337,6 @@ static int join_path(char *buf, const char *dir, const char *a, const char *b, f
     return FW_OK;
 }
 
-/* Write all of buf to fd. */
-static int write_all(int fd, const void *buf, size_t len, const char *path, fw_error *err)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return fw_fail(err, FW_EIO, "%s: write failed: %s", path, n < 0 ? strerror(errno) : "no progress");
-        p += n;
-        len -= (size_t)n;
-    }
-    return FW_OK;
-}
 
 /* Write a file under a temporary name and rename it into place (with fsync
  * when durable), so readers never see a partial file under the final name. */
@@ -361,7 +347,9 @@ static int write_file_atomic(const char *path, const void *buf, size_t len, int 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return fw_fail(err, FW_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    int rc = write_all(fd, buf, len, tmp, err);
+    int rc = fw_write_all(fd, buf, len) == 0
+                 ? FW_OK
+                 : fw_fail(err, FW_EIO, "%s: write failed: %s", tmp, strerror(errno));
     if (rc == FW_OK && durable && fsync(fd) != 0)
         rc = fw_fail(err, FW_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
     if (close(fd) != 0 && rc == FW_OK)
@@ -373,39 +361,7 @@ static int write_file_atomic(const char *path, const void *buf, size_t len, int 
     return rc;
 }
 
-static int fsync_dir(const char *dir, fw_error *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fw_fail(err, FW_EIO, "cannot open directory '%s': %s", dir, strerror(errno));
-    int rc = fsync(fd) == 0 || errno == EINVAL ? FW_OK
-                                               : fw_fail(err, FW_EIO, "%s: fsync failed: %s", dir, strerror(errno));
-    close(fd);
-    return rc;
-}
 
-/* mkdir -p */
-static int make_dirs(const char *path, fw_error *err)
-{
-    char buf[PATH_CAP];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof buf)
-        return fw_fail(err, FW_EINVAL, "synth: bad output directory '%s'", path);
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return fw_fail(err, FW_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
-        struct stat st;
-        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-            return fw_fail(err, FW_EIO, "'%s' exists and is not a directory", buf);
-        buf[i] = saved;
-    }
-    return FW_OK;
-}
 
 /* "0123abcd.jpg" or "0123abcd.jpg.tmp": a file a synth run writes into train/ or test/. */
 static int is_synth_image_name(const char *name)
@@ -466,7 +422,7 @@ static int prepare_dir(const char *dir, const fw_synth_opts *opts, fw_error *err
     if (stat(dir, &st) != 0) {
         if (errno != ENOENT)
             return fw_fail(err, FW_EIO, "cannot access '%s': %s", dir, strerror(errno));
-        FW_TRY(make_dirs(dir, err));
+        FW_TRY(fw_mkdirs(dir, err));
     } else if (!S_ISDIR(st.st_mode)) {
         return fw_fail(err, FW_EINVAL, "'%s' exists and is not a directory", dir);
     }
@@ -493,9 +449,9 @@ static int prepare_dir(const char *dir, const fw_synth_opts *opts, fw_error *err
         FW_TRY(clear_previous(dir, err));
     char path[PATH_CAP];
     FW_TRY(join_path(path, dir, "train", NULL, err));
-    FW_TRY(make_dirs(path, err));
+    FW_TRY(fw_mkdirs(path, err));
     FW_TRY(join_path(path, dir, "test", NULL, err));
-    FW_TRY(make_dirs(path, err));
+    FW_TRY(fw_mkdirs(path, err));
     char marker[256];
     int n = snprintf(marker, sizeof marker,
                      "flukewatch synth output (a later synth run may replace it)\n"
@@ -620,7 +576,7 @@ static int write_csvs(const char *dir, const fw_synth_plan *plan, fw_error *err)
         free(t.p);
         FW_TRY(rc);
     }
-    return fsync_dir(dir, err);
+    return fw_fsync_dir(dir, err);
 }
 
 int fw_synth_write(const char *dir, const fw_synth_opts *opts, const fw_synth_plan *plan,

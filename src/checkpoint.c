@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include "disk_cache.h" /* fw_hash64 (XXH64) */
+#include "fileio.h"
+#include "param_list.h"
 
 /* ---- little-endian fields ---------------------------------------------------- */
 
@@ -136,41 +137,6 @@ static void decode_meta(const unsigned char in[64], fw_ckpt_meta *m)
 
 /* ---- writing ----------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const unsigned char *p = buf;
-    while (len > 0) {
-        size_t chunk = len > (1u << 30) ? (1u << 30) : len;
-        ssize_t w = write(fd, p, chunk);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static int fsync_dir_of(const char *path, fw_error *err)
-{
-    char copy[PATH_MAX];
-    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy)
-        return fw_fail(err, FW_ETOOBIG, "%s: path too long", path);
-    const char *dir = dirname(copy);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fw_fail(err, FW_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    if (rc != 0 && saved != EINVAL) /* EINVAL: the file system cannot sync directories */
-        return fw_fail(err, FW_EIO, "%s: fsync of directory failed: %s", dir,
-                       strerror(saved));
-    return 0;
-}
-
 static int write_file_body(int fd, const out_entry *entries, long n, uint64_t data_offset,
                            uint64_t file_size, const char *tmp, fw_error *err)
 {
@@ -207,11 +173,11 @@ static int write_file_body(int fd, const out_entry *entries, long n, uint64_t da
     static const unsigned char zeros[FW_CKPT_ALIGN];
     int rc = 0;
     uint64_t pos = FW_CKPT_HEADER_SIZE + table_size;
-    if (write_all(fd, header, sizeof header) || write_all(fd, table, (size_t)table_size))
+    if (fw_write_all(fd, header, sizeof header) || fw_write_all(fd, table, (size_t)table_size))
         rc = -1;
     for (long i = 0; i < n && rc == 0; i++) {
-        if (write_all(fd, zeros, (size_t)(entries[i].offset - pos)) ||
-            write_all(fd, entries[i].data, (size_t)entries[i].length))
+        if (fw_write_all(fd, zeros, (size_t)(entries[i].offset - pos)) ||
+            fw_write_all(fd, entries[i].data, (size_t)entries[i].length))
             rc = -1;
         pos = entries[i].offset + entries[i].length;
     }
@@ -296,7 +262,7 @@ int fw_ckpt_save(const char *path, const fw_ckpt_content *c, fw_error *err)
         unlink(tmp);
         return rc;
     }
-    return fsync_dir_of(path, err);
+    return fw_fsync_parent_dir(path, err);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */
@@ -508,16 +474,6 @@ const fw_ckpt_entry *fw_ckpt_find(const fw_ckpt *ck, int section, const char *na
     return NULL;
 }
 
-static void format_shape(char *buf, size_t bufsz, int ndim, const int64_t *shape)
-{
-    size_t pos = (size_t)snprintf(buf, bufsz, "(");
-    for (int d = 0; d < ndim && pos < bufsz; d++)
-        pos += (size_t)snprintf(buf + pos, bufsz - pos, "%s%lld", d ? ", " : "",
-                                (long long)shape[d]);
-    if (pos < bufsz)
-        snprintf(buf + pos, bufsz - pos, ")");
-}
-
 static int list_has(const fw_param_list *list, const char *name)
 {
     for (int i = 0; i < list->n; i++)
@@ -545,8 +501,8 @@ int fw_ckpt_read_params(const fw_ckpt *ck, int section, fw_param_list *list, int
             same = e->shape[d] == p->shape[d];
         if (!same) {
             char want[96], have[96];
-            format_shape(want, sizeof want, p->ndim, p->shape);
-            format_shape(have, sizeof have, e->ndim, e->shape);
+            fw_format_shape(want, sizeof want, p->ndim, p->shape);
+            fw_format_shape(have, sizeof have, e->ndim, e->shape);
             return fw_fail(err, FW_EFORMAT,
                            "%s: %s tensor '%s' has shape %s in the checkpoint, the model "
                            "has %s",

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 int fw_ckpt_store_path(const char *dir, uint64_t step, char *buf, size_t bufsz, fw_error *err)
 {
     int len = snprintf(buf, bufsz, "%s/ckpt-%08" PRIu64 ".fwc", dir, step);
@@ -85,19 +86,6 @@ int fw_ckpt_store_list(const char *dir, uint64_t **steps, long *n, fw_error *err
     return 0;
 }
 
-static int fsync_dir(const char *dir, fw_error *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return fw_fail(err, FW_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    if (rc != 0 && saved != EINVAL)
-        return fw_fail(err, FW_EIO, "%s: fsync of directory failed: %s", dir,
-                       strerror(saved));
-    return 0;
-}
 
 int fw_ckpt_store_prune(const char *dir, int keep_last, long *n_removed, fw_error *err)
 {
@@ -125,7 +113,7 @@ int fw_ckpt_store_prune(const char *dir, int keep_last, long *n_removed, fw_erro
     if (n_removed)
         *n_removed = removed;
     if (rc == 0 && removed)
-        rc = fsync_dir(dir, err);
+        rc = fw_fsync_dir(dir, err);
     return rc;
 }
 
@@ -177,7 +165,7 @@ static int set_best(const char *dir, const char *path, const fw_ckpt_content *c,
         return fw_fail(err, FW_EIO, "%s: rename to %s failed: %s", tmp, best,
                        strerror(saved));
     }
-    return fsync_dir(dir, err);
+    return fw_fsync_dir(dir, err);
 }
 
 int fw_ckpt_store_save(const char *dir, const fw_ckpt_content *c, int is_best, int keep_last,

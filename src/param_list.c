@@ -1,6 +1,7 @@
 /* param_list.c — building, searching and snapshotting fw_param lists. */
 #include "param_list.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,4 +182,16 @@ void fw_param_snapshot_free(fw_param_snapshot *snap)
     free(snap->numel);
     free(snap->data);
     memset(snap, 0, sizeof *snap);
+}
+
+void fw_format_shape(char *buf, size_t bufsz, int ndim, const int64_t *shape)
+{
+    if (bufsz == 0)
+        return;
+    size_t pos = (size_t)snprintf(buf, bufsz, "(");
+    for (int d = 0; d < ndim && pos < bufsz; d++)
+        pos += (size_t)snprintf(buf + pos, bufsz - pos, "%s%lld", d ? ", " : "",
+                                (long long)shape[d]);
+    if (pos < bufsz)
+        snprintf(buf + pos, bufsz - pos, ")");
 }

@@ -67,4 +67,7 @@ int fw_param_list_restore(fw_param_list *const *lists, int n_lists,
 
 void fw_param_snapshot_free(fw_param_snapshot *snap);
 
+/* "(64, 3, 7, 7)" into buf (truncated to bufsz), for error messages. */
+void fw_format_shape(char *buf, size_t bufsz, int ndim, const int64_t *shape);
+
 #endif

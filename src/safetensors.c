@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
+#include "param_list.h"
 #include "sanitize.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -252,21 +254,6 @@ out:
     return rc;
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t offset)
-{
-    unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t r = pread(fd, p, len, (off_t)offset);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        len -= (size_t)r;
-        offset += (uint64_t)r;
-    }
-    return 0;
-}
 
 int fw_safetensors_open(const char *path, fw_safetensors *st, fw_error *err)
 {
@@ -287,7 +274,7 @@ int fw_safetensors_open(const char *path, fw_safetensors *st, fw_error *err)
     }
     st->file_size = (uint64_t)sb.st_size;
     unsigned char len_bytes[8];
-    if (st->file_size < 8 || pread_all(fd, len_bytes, 8, 0) != 0) {
+    if (st->file_size < 8 || fw_pread_all(fd, len_bytes, 8, 0) != 0) {
         fw_safetensors_close(st);
         return fw_fail(err, FW_EFORMAT, "%s: %llu bytes, too short for a safetensors file", path,
                        (unsigned long long)sb.st_size);
@@ -319,7 +306,7 @@ int fw_safetensors_open(const char *path, fw_safetensors *st, fw_error *err)
                        (unsigned long long)n);
     }
     int rc = 0;
-    if (pread_all(fd, json, (size_t)n, 8) != 0)
+    if (fw_pread_all(fd, json, (size_t)n, 8) != 0)
         rc = fw_fail(err, FW_EIO, "%s: cannot read the header: %s", path, strerror(errno));
     else
         rc = parse_header(st, json, (size_t)n, err);
@@ -370,7 +357,7 @@ int fw_safetensors_read_f32(const fw_safetensors *st, const fw_st_tensor *t, flo
     void *raw = t->dtype == FW_ST_F32 ? (void *)out : malloc(bytes);
     if (!raw)
         return fw_fail(err, FW_ENOMEM, "%s: no memory for tensor '%s'", st->path, safe_name);
-    if (pread_all(st->fd, raw, bytes, st->data_start + t->begin) != 0) {
+    if (fw_pread_all(st->fd, raw, bytes, st->data_start + t->begin) != 0) {
         if (raw != out)
             free(raw);
         return fw_fail(err, FW_EIO, "%s: cannot read tensor '%s'", st->path, safe_name);
@@ -410,16 +397,6 @@ int fw_safetensors_read_f32(const fw_safetensors *st, const fw_st_tensor *t, flo
 }
 
 /* ---- loading into params --------------------------------------------------------- */
-
-static void format_shape(char *buf, size_t bufsz, int ndim, const int64_t *shape)
-{
-    size_t pos = (size_t)snprintf(buf, bufsz, "(");
-    for (int d = 0; d < ndim && pos < bufsz; d++)
-        pos += (size_t)snprintf(buf + pos, bufsz - pos, "%s%lld", d ? ", " : "",
-                                (long long)shape[d]);
-    if (pos < bufsz)
-        snprintf(buf + pos, bufsz - pos, ")");
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -482,8 +459,8 @@ static int make_plan(const fw_safetensors *st, fw_param_list *list, const fw_pre
             continue;
         }
         char want[128], have[128];
-        format_shape(want, sizeof want, p->ndim, p->shape);
-        format_shape(have, sizeof have, t->ndim, t->shape);
+        fw_format_shape(want, sizeof want, p->ndim, p->shape);
+        fw_format_shape(have, sizeof have, t->ndim, t->shape);
         return fw_fail(err, FW_EFORMAT, "%s: tensor '%s' has shape %s in the file, the model's "
                                         "'%s' has %s",
                        st->path, key, have, p->name, want);

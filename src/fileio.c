@@ -1,0 +1,111 @@
+/* fileio.c — durable-file helpers (see fileio.h). */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK ((size_t)1 << 30)
+
+int fw_write_all(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len > CHUNK ? CHUNK : len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int fw_read_all(int fd, void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    while (len > 0) {
+        errno = 0;
+        ssize_t r = read(fd, p, len > CHUNK ? CHUNK : len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+int fw_pread_all(int fd, void *buf, size_t len, uint64_t offset)
+{
+    unsigned char *p = buf;
+    while (len > 0) {
+        errno = 0;
+        ssize_t r = pread(fd, p, len > CHUNK ? CHUNK : len, (off_t)offset);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+        offset += (uint64_t)r;
+    }
+    return 0;
+}
+
+int fw_fsync_dir(const char *dir, fw_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fw_fail(err, FW_EIO, "%s: cannot open directory: %s", dir, strerror(errno));
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0 && saved != EINVAL) /* EINVAL: the file system cannot sync directories */
+        return fw_fail(err, FW_EIO, "%s: fsync of directory failed: %s", dir, strerror(saved));
+    return FW_OK;
+}
+
+int fw_fsync_parent_dir(const char *path, fw_error *err)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 0;
+    if (slash && len == 0)
+        len = 1; /* "/name" */
+    if (len >= sizeof dir)
+        return fw_fail(err, FW_ETOOBIG, "%s: path too long", path);
+    if (len == 0) {
+        strcpy(dir, ".");
+    } else {
+        memcpy(dir, path, len);
+        dir[len] = '\0';
+    }
+    return fw_fsync_dir(dir, err);
+}
+
+int fw_mkdirs(const char *dir, fw_error *err)
+{
+    char buf[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof buf)
+        return fw_fail(err, FW_EINVAL, "bad directory path '%s'", dir);
+    memcpy(buf, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return fw_fail(err, FW_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
+        struct stat st;
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+            return fw_fail(err, FW_EIO, "'%s' exists and is not a directory", buf);
+        buf[i] = saved;
+    }
+    return FW_OK;
+}
