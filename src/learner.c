@@ -231,6 +231,26 @@ int fw_learner_load(fw_learner *l, const char *path, fw_learner_position *pos, f
     return rc;
 }
 
+int fw_learner_load_pretrained(fw_learner *l, const char *path, fw_pretrained_report *report,
+                               fw_error *err)
+{
+    /* The backbone: every model tensor outside the neck. */
+    const fw_param_list *all = fw_model_params(l->model);
+    fw_param_list backbone;
+    fw_param_list_init(&backbone);
+    int rc = FW_OK;
+    for (int i = 0; rc == FW_OK && i < all->n; i++)
+        if (strncmp(all->items[i]->name, "neck.", 5) != 0)
+            rc = fw_param_list_append(&backbone, all->items[i], err);
+    fw_pretrained_report local;
+    fw_pretrained_opts opts = {0};
+    if (rc == FW_OK)
+        rc = fw_safetensors_load_params(path, &backbone, &opts, report ? report : &local, err);
+    fw_param_list_free(&backbone);
+    fw_model_params_updated(l->model);
+    return rc;
+}
+
 typedef struct lr_find_ctx {
     fw_learner *l;
     fw_learner_batch_fn batch;

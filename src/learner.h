@@ -27,6 +27,7 @@
 #include "model.h"
 #include "optim.h"
 #include "param.h"
+#include "safetensors.h"
 #include "schedule.h"
 
 typedef struct fw_learner_config {
@@ -90,6 +91,14 @@ int fw_learner_save_to_store(fw_learner *l, const char *dir, const fw_learner_po
 int fw_learner_restore(fw_learner *l, const fw_ckpt *ck, fw_learner_position *pos,
                        fw_error *err);
 int fw_learner_load(fw_learner *l, const char *path, fw_learner_position *pos, fw_error *err);
+
+/* Load pretrained backbone weights (torchvision/timm ResNet names) from a
+ * .safetensors file into the model: every backbone tensor must be there with
+ * its shape (conv1 is summed over RGB for a 1-channel model; "fc.*" is
+ * skipped); the neck and head keep their initialisation. Nothing is written
+ * unless everything loads. report may be NULL. */
+int fw_learner_load_pretrained(fw_learner *l, const char *path, fw_pretrained_report *report,
+                               fw_error *err);
 
 /* The batch for LR-finder step i: fill *x (N, C, H, W), *labels (N), *n, *h, *w
  * (pointers stay valid until the next call). */

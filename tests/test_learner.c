@@ -271,6 +271,102 @@ static void test_other_model_checkpoint_refused(void)
     fw_learner_destroy(b);
 }
 
+/* Write the backbone tensors of l (all but neck.*, and skipping `skip`) as
+ * an F32 .safetensors file, the format torchvision weights come in. */
+static int write_backbone_safetensors(fw_learner *l, const char *path, const char *skip)
+{
+    const fw_param_list *ps = fw_model_params(fw_learner_model(l));
+    size_t cap = 1 << 16, len = 0;
+    char *json = malloc(cap);
+    uint64_t off = 0;
+    len += (size_t)snprintf(json + len, cap - len, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (int i = 0; i < ps->n; i++) {
+        const fw_param *p = ps->items[i];
+        if (!strncmp(p->name, "neck.", 5) || (skip && !strcmp(p->name, skip)))
+            continue;
+        len += (size_t)snprintf(json + len, cap - len, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[",
+                                p->name);
+        for (int d = 0; d < p->ndim; d++)
+            len += (size_t)snprintf(json + len, cap - len, "%s%lld", d ? "," : "",
+                                    (long long)p->shape[d]);
+        uint64_t bytes = (uint64_t)p->numel * 4;
+        len += (size_t)snprintf(json + len, cap - len, "],\"data_offsets\":[%llu,%llu]}",
+                                (unsigned long long)off, (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    len += (size_t)snprintf(json + len, cap - len, "}");
+    FILE *f = fopen(path, "wb");
+    if (!f || len >= cap) {
+        free(json);
+        return -1;
+    }
+    uint64_t n = len;
+    fwrite(&n, 8, 1, f); /* little-endian host */
+    fwrite(json, 1, len, f);
+    for (int i = 0; i < ps->n; i++) {
+        const fw_param *p = ps->items[i];
+        if (!strncmp(p->name, "neck.", 5) || (skip && !strcmp(p->name, skip)))
+            continue;
+        fwrite(p->data, 4, (size_t)p->numel, f);
+    }
+    free(json);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void test_pretrained_backbone_loads(void)
+{
+    char path[] = "/tmp/fwlearner-stXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    fw_learner *a = new_learner(16);
+    fw_learner_config cfg;
+    config(&cfg, 16);
+    cfg.model.seed = 8; /* another initialisation */
+    fw_learner *b = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK(fw_learner_create(fw_backend_cpu(), &cfg, &b, &e) == 0);
+    if (a && b) {
+        double la[STEPS];
+        run_steps(a, 0, 2, la); /* a's weights are trained, not just initialised */
+        fw_model *ma = fw_learner_model(a), *mb = fw_learner_model(b);
+        /* a file lacking one backbone tensor is refused and writes nothing */
+        CHECK(write_backbone_safetensors(a, path, "layer2.0.conv1.weight") == 0);
+        float before = fw_model_find(mb, "conv1.weight")->data[0];
+        CHECK(fw_learner_load_pretrained(b, path, NULL, &e) == FW_ENOTFOUND);
+        CHECK(strstr(e.msg, "layer2.0.conv1.weight") != NULL);
+        CHECK(fw_model_find(mb, "conv1.weight")->data[0] == before);
+        /* the whole backbone loads; the neck keeps b's own initialisation */
+        CHECK(write_backbone_safetensors(a, path, NULL) == 0);
+        fw_pretrained_report rep;
+        CHECK_MSG(fw_learner_load_pretrained(b, path, &rep, &e) == 0, "%s", e.msg);
+        const fw_param_list *pa = fw_model_params(ma);
+        int backbone_same = 1, n_backbone = 0;
+        for (int i = 0; i < pa->n; i++) {
+            const fw_param *p = pa->items[i], *q = fw_model_find(mb, p->name);
+            int same = !memcmp(p->data, q->data, sizeof(float) * (size_t)p->numel);
+            if (strncmp(p->name, "neck.", 5)) {
+                backbone_same &= same;
+                n_backbone++;
+            }
+        }
+        CHECK(backbone_same);
+        CHECK_INT(rep.n_loaded, n_backbone);
+        CHECK(memcmp(fw_model_find(ma, "neck.fc.weight")->data,
+                     fw_model_find(mb, "neck.fc.weight")->data, 16 * sizeof(float)) != 0);
+        /* and b trains on from there */
+        static float x[N * H * W];
+        int labels[N];
+        make_batch(0, x, labels);
+        fw_step_result r;
+        CHECK(fw_learner_step(b, x, labels, N, H, W, &r, &e) == 0 && isfinite(r.loss));
+    }
+    unlink(path);
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
 int main(void)
 {
     RUN(test_same_seed_same_losses);
@@ -279,5 +375,6 @@ int main(void)
     RUN(test_nonfinite_batch_is_skipped);
     RUN(test_lr_finder_restores_everything);
     RUN(test_other_model_checkpoint_refused);
+    RUN(test_pretrained_backbone_loads);
     return tap_done();
 }
