@@ -15,6 +15,8 @@
 
 enum { P = 4, K = 2, M = 2, N = P * K + M, C = 6, H = 32, W = 64, STEPS = 6 };
 
+static int g_threads = 1; /* backend and optimizer threads of the learners made */
+
 static void config(fw_learner_config *cfg, int emb_dim)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -30,12 +32,12 @@ static void config(fw_learner_config *cfg, int emb_dim)
                    .arcface = {.scale = 16, .margin = 0.3, .subcenters = 2}},
                   {.kind = FW_LOSS_TRIPLET, .weight = 0.5, .triplet = {.margin = 0.3}}}};
     fw_optim_config_default(&cfg->optim, FW_OPTIM_SGD);
-    cfg->optim.threads = 1;
+    cfg->optim.threads = g_threads;
     fw_schedule_config_default(&cfg->schedule, FW_SCHED_ONE_CYCLE);
     cfg->schedule.lr_max = 0.05;
     cfg->schedule.total_steps = STEPS;
     cfg->clip_norm = 5.0;
-    cfg->threads = 1;
+    cfg->threads = g_threads;
 }
 
 /* Batch `step`: P whales x K images + M new_whale; each class is a fixed
@@ -145,6 +147,14 @@ static void test_resume_is_bit_exact(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
+}
+
+static void test_two_threads_deterministic_and_resumable(void)
+{
+    g_threads = 2;
+    test_same_seed_same_losses();
+    test_resume_is_bit_exact();
+    g_threads = 1;
 }
 
 static void test_it_learns(void)
@@ -371,6 +381,7 @@ int main(void)
 {
     RUN(test_same_seed_same_losses);
     RUN(test_resume_is_bit_exact);
+    RUN(test_two_threads_deterministic_and_resumable);
     RUN(test_it_learns);
     RUN(test_nonfinite_batch_is_skipped);
     RUN(test_lr_finder_restores_everything);
