@@ -24,8 +24,10 @@ Everything runs in float64 on the fp32 inputs/weights (the exact answer the C
 fp32 code approximates). Seeds are tried from the case's seed up until every
 ReLU input / max-pool tie is KINK_MARGIN from its kink (model_ref.kink_hooks),
 the losses' arg max / hinge branch points are LOSS_MARGIN from theirs, and
-PyTorch's own fp32 run is within FP32_WORST of the float64 one on every compared
-tensor (so the fixture tests arithmetic, not coin flips). Written, as fp32:
+PyTorch's own fp32 runs (contiguous and channels_last: two sets of kernels, two
+roundings) are within FP32_WORST of the float64 one on every compared tensor, the
+changes of the weights over the two steps included (so the fixture tests
+arithmetic, not coin flips or ill-conditioned sums). Written, as fp32:
 
     cfg.seed, cfg.batch, cfg.height, cfg.width_px, cfg.dim, cfg.classes, cfg.width
     labels           (N)     class index or -1
@@ -62,10 +64,10 @@ ARCH, BASE, CIN, H, W, D, C = 18, 1, 1, 32, 64, 16, 6
 # P = 4 whales x K = 2 images + 2 new_whale rows, interleaved
 LABELS = [0, 3, 0, -1, 2, 3, 1, 2, -1, 1]
 N = len(LABELS)
-LR, MOMENTUM, WD, HEAD_LR_MULT = 0.05, 0.9, 0.01, 4.0
+LR, MOMENTUM, WD, HEAD_LR_MULT = 0.02, 0.9, 0.01, 4.0
 KINK_MARGIN = 1e-5
 LOSS_MARGIN = 1e-4
-FP32_WORST = 3e-5
+FP32_WORST = 2e-5
 
 # name, seed, terms: (kind, weight, options)
 CASES = [
@@ -147,13 +149,15 @@ def head_loss(emb, labels, head, terms):
     return total
 
 
-def run(seed, terms, dtype, check_margins=False):
+def run(seed, terms, dtype, check_margins=False, channels_last=False):
     """Two training steps; returns a dict of everything the fixture holds, plus the
     smallest kink / branch margins seen."""
     torch.manual_seed(0)
     model = fwmodel.FwModel(ARCH, CIN, BASE / 64.0, D, True)
     fwmodel.set_pattern_weights(model, seed)
     model = model.to(dtype)
+    if channels_last:  # other conv kernels: other fp32 rounding
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     head = {k: torch.tensor(v, dtype=dtype, requires_grad=True)
             for k, v in head_init(terms, seed)}
@@ -172,6 +176,8 @@ def run(seed, terms, dtype, check_margins=False):
     for step, index in ((1, 1000), (2, 1002)):
         x = torch.from_numpy(fwmodel.pattern_uniform(seed, index, N * CIN * H * W)
                              .reshape(N, CIN, H, W)).to(dtype)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         opt.zero_grad()
         hooks = model_ref.kink_hooks(model, margins) if check_margins else []
         emb = model(x)
@@ -203,10 +209,16 @@ def run(seed, terms, dtype, check_margins=False):
 
 
 def group_floor(ref, key):
-    """1e-3 x the largest norm among the tensors of key's group (grad., final.,
-    update.): the floor for tensors that are (nearly) exactly zero."""
+    """The floor for tensors that are (nearly) zero: a fraction of the largest norm
+    among the tensors of key's group (grad., final., update.): 1e-3, but 1e-2 for
+    gradients. (A gradient that BN makes nearly zero is a sum over the whole batch
+    that cancels: with base width 1, layer2.0.downsample.0.weight (2, 1, 1, 1) feeds
+    each BN channel one input scaled by one weight, so BN undoes the weight and its
+    gradient is ~1e-6 of the largest, only BN's eps away from 0; fp32's rounding
+    noise on it is ~1e-7 of the largest.)"""
     g = key.split(".")[0]
-    return 1e-3 * max(v.double().norm().item() for n, v in ref.items() if n.split(".")[0] == g)
+    frac = 1e-2 if g == "grad" else 1e-3
+    return frac * max(v.double().norm().item() for n, v in ref.items() if n.split(".")[0] == g)
 
 
 def floor_of(ref, key):
@@ -232,17 +244,19 @@ def worst_rel(a, b):
 
 def make_case(case):
     name, seed0, terms = case
-    for seed in range(seed0, seed0 + 200):
+    for seed in range(seed0, seed0 + 400):
         exact, margin = run(seed, terms, torch.float64, check_margins=True)
         if margin < KINK_MARGIN:
             continue
-        f32, _ = run(seed, terms, torch.float32)
-        worst32 = worst_rel(f32, exact)
+        worst32 = 0.0
+        for cl in (False, True):
+            f32, _ = run(seed, terms, torch.float32, channels_last=cl)
+            worst32 = max(worst32, worst_rel(f32, exact))
         if worst32 <= FP32_WORST:
             break
     else:
         raise SystemExit("%s: no seed in [%d, %d) is kink-free and well conditioned" %
-                         (name, seed0, seed0 + 200))
+                         (name, seed0, seed0 + 400))
     print("%s: seed %d (tried %d), smallest kink distance %.2g, PyTorch fp32 worst rel "
           "err %.2g, losses %.6g %.6g" % (name, seed, seed - seed0 + 1, margin, worst32,
                                           exact["loss1"].item(), exact["loss2"].item()))
