@@ -502,7 +502,8 @@ static void check_learner(const ref_case *rc)
     int64_t total = fw_param_list_numel(list, 0);
     float *init = malloc((size_t)total * sizeof *init);
     CHECK(init != NULL);
-    for (int i = 0, off = 0; init && i < list->n; off += (int)list->items[i]->numel, i++)
+    int64_t off = 0;
+    for (int i = 0; init && i < list->n; off += list->items[i]->numel, i++)
         memcpy(init + off, list->items[i]->data, (size_t)list->items[i]->numel * sizeof *init);
 
     worst ws = {0}, wg = {0}, wf = {0}, wu = {0};
@@ -528,7 +529,8 @@ static void check_learner(const ref_case *rc)
         float *change = malloc((size_t)total * 2 * sizeof *change);
         CHECK(change != NULL);
         for (int pass = 0; change && pass < 2; pass++) {
-            for (int i = 0, off = 0; i < list->n; off += (int)list->items[i]->numel, i++) {
+            off = 0;
+            for (int i = 0; i < list->n; off += list->items[i]->numel, i++) {
                 fw_param *p = list->items[i];
                 char key[160];
                 snprintf(key, sizeof key, "final.%s", p->name);
