@@ -5,7 +5,8 @@ the tiny flukewatch model (fwmodel.py) with each head, two SGD steps.
     /usr/bin/python3 tests/ref/learner_ref.py [OUT_DIR]   (default tests/fixtures/ref)
 
 Per case (one file learner_<case>.bin): a ResNet-18 of base width 1 (1 input
-channel, GeM, D 16) with weights from the shared test pattern
+channel, GeM, D 16; 3.1k parameters, so six cases of every gradient and every
+final tensor fit in ~230 KB — base width 2 would need ~660 KB) with weights from the shared test pattern
 (fwmodel.set_pattern_weights(seed): the C test generates the same values, so they
 are not stored) and a head whose tensors are stored ("init.head.*"), on a P x K
 batch with new_whale rows (labels -1: skipped by the classification losses,
