@@ -5,6 +5,8 @@
  * The step (fw_learner_step) on a batch x (N, C, H, W) with labels (N):
  *   zero grads → model forward (train) → head loss and d_emb → model backward
  *   → clip by global norm → lr, momentum = schedule(step) → optimizer step.
+ * The step's gradients (after clipping) stay in every fw_param.grad until the
+ * next step zeroes them, for inspection and logging.
  * A non-finite loss or gradient norm skips the update: nothing is changed but
  * the BN running statistics of that forward, the schedule does not advance,
  * and the skip is counted.
