@@ -5,9 +5,11 @@ images/s of the flukewatch model (tests/ref/fwmodel.py: ResNet + GeM neck) on th
     /usr/bin/python3 bench/torch_train.py [--arch 18] [--threads 2] [--batch 32]
         [--height 128] [--width 256] [--dim 512] [--iters 8] [--warmup 2]
 
-Training step = forward (train mode) + loss-free backward from a fixed d_embedding
-(torch.autograd.backward(emb, grad), the same work as a loss's gradient) + plain SGD
-(p -= lr * grad, no momentum/decay). Inference = eval mode under torch.no_grad.
+Training step = zero grads + forward (train mode) + loss-free backward from a fixed
+d_embedding (torch.autograd.backward(emb, grad), the same work as a loss's gradient)
++ torch.optim.SGD step (lr 1e-4, momentum 0.9, weight decay 5e-4 on the conv and fc
+weights, none on 1-d tensors: BN, biases, GeM p; flukewatch's FW_PARAM_NO_DECAY set).
+Inference = eval mode under torch.no_grad.
 Each is measured in the default (NCHW) and in channels-last memory format; one line
 per measurement, `key=value` fields, then a `torch best` line with the faster of each.
 """
@@ -49,16 +51,18 @@ def main():
         model = fwmodel.FwModel(a.arch, 1, 1.0, a.dim, gem=True).to(memory_format=fmt)
         x = torch.randn(a.batch, 1, a.height, a.width).to(memory_format=fmt)
         g = torch.randn(a.batch, a.dim)
-        params = [p for p in model.parameters()]
+        decay = [p for p in model.parameters() if p.dim() > 1]
+        no_decay = [p for p in model.parameters() if p.dim() <= 1]
+        opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4},
+                               {"params": no_decay, "weight_decay": 0.0}],
+                              lr=1e-4, momentum=0.9)
 
         def train_step():
             model.train()
+            opt.zero_grad(set_to_none=True)
             emb = model(x)
             torch.autograd.backward(emb, g)
-            with torch.no_grad():
-                for p in params:
-                    p.sub_(p.grad, alpha=1e-4)
-                    p.grad = None
+            opt.step()
 
         def infer_step():
             model.eval()
