@@ -9,7 +9,9 @@
  * decay 5e-4 except on FW_PARAM_NO_DECAY tensors (BN, biases, GeM p), lr 1e-4
  * (small so that the repeated fixed gradient keeps the weights finite), on
  * --threads threads; the peer runs the same torch.optim.SGD step.
- * Inference = eval-mode forward. FLUKEWATCH_CONV_ALGO=direct|auto (backend.h)
+ * Inference = eval-mode forward. Each line gives the mean over --iters batches
+ * and the fastest batch (best_*: on a shared machine, the least disturbed).
+ * FLUKEWATCH_CONV_ALGO=direct|auto (backend.h)
  * picks the convolution algorithm. The ops table is wrapped to time every op and
  * count conv FLOPs (--profile prints the table); backend ops are synchronous on
  * the CPU, so an op's wall time is its cost.
@@ -347,10 +349,14 @@ int main(int argc, char **argv)
             rc = kind == 0 ? train_step(m, opt, x, g, emb, &o, (uint64_t)i, &err)
                            : fw_model_forward(m, 0, 0, x, o.batch, o.height, o.width, emb, &err);
         prof_reset();
-        double t0 = now();
-        for (int i = 0; i < o.iters && !rc; i++)
+        double t0 = now(), fastest = 1e30;
+        for (int i = 0; i < o.iters && !rc; i++) {
+            double tb = now();
             rc = kind == 0 ? train_step(m, opt, x, g, emb, &o, (uint64_t)i, &err)
                            : fw_model_forward(m, 0, 0, x, o.batch, o.height, o.width, emb, &err);
+            if (now() - tb < fastest)
+                fastest = now() - tb;
+        }
         double s = now() - t0;
         if (rc)
             break;
@@ -358,8 +364,10 @@ int main(int argc, char **argv)
             fwd_flops = conv_flops / o.iters / o.batch;
             first_flops = conv1_flops / o.iters / o.batch;
         }
-        printf("flukewatch kind=%s threads=%d batch=%d images_per_s=%.2f ms_per_batch=%.1f\n",
-               name, o.threads, o.batch, o.iters * o.batch / s, 1000 * s / o.iters);
+        printf("flukewatch kind=%s threads=%d batch=%d images_per_s=%.2f ms_per_batch=%.1f "
+               "best_images_per_s=%.2f best_ms_per_batch=%.1f\n",
+               name, o.threads, o.batch, o.iters * o.batch / s, 1000 * s / o.iters,
+               o.batch / fastest, 1000 * fastest);
         if (o.profile)
             prof_print(name, s, o.iters);
         fflush(stdout);

@@ -6,7 +6,9 @@
 #
 # Runs bench/bench_train once per conv algorithm in ALGOS (FLUKEWATCH_CONV_ALGO,
 # src/backend.h), then /usr/bin/python3 bench/torch_train.py with the same
-# arguments, and prints one table row per step and algorithm. Both sides do
+# arguments, and prints one table row per step and algorithm: mean img/s over
+# ITERS steps, and the fastest single step of each side (on a shared machine
+# the least disturbed one). Both sides do
 # zero-grad + forward + backward from a fixed d_embedding + SGD step (momentum
 # 0.9, weight decay 5e-4 off BN/biases/GeM p, lr 1e-4).
 #
@@ -51,14 +53,17 @@ cat "$tmp"/ours-*.txt "$tmp/peer.txt" | awk -v ceiling="$ceiling" -v algos="$alg
         for (i = 1; i <= NF; i++) { split($i, f, "="); if (f[1] == key) return f[2] }
         return ""
     }
-    /^flukewatch algo=.* kind=/ { ours[val($0, "algo"), val($0, "kind")] = val($0, "images_per_s") }
+    /^flukewatch algo=.* kind=/ { ours[val($0, "algo"), val($0, "kind")] = val($0, "images_per_s")
+                                  obest[val($0, "algo"), val($0, "kind")] = val($0, "best_images_per_s") }
     /^flukewatch algo=.* flops/ { fwd = val($0, "conv_fwd_gflop_per_image"); trn = val($0, "train_gflop_per_image") }
     /^flukewatch algo=.* sgemm/ { gemm[val($0, "algo")] = val($0, "gflops") }
     /^torch best/ { peer["train"] = val($0, "train_images_per_s"); peer["infer"] = val($0, "infer_images_per_s")
-                    fmt["train"] = val($0, "train_format"); fmt["infer"] = val($0, "infer_format") }
+                    fmt["train"] = val($0, "train_format"); fmt["infer"] = val($0, "infer_format")
+                    pbest["train"] = val($0, "train_best_batch_images_per_s")
+                    pbest["infer"] = val($0, "infer_best_batch_images_per_s") }
     END {
-        print "| step | conv algo | flukewatch img/s | PyTorch img/s (best format) | ratio | % of ceiling |"
-        print "|------|-----------|-----------------:|----------------------------:|------:|-------------:|"
+        print "| step | conv algo | flukewatch img/s | PyTorch img/s (best format) | ratio | % of ceiling | fastest batch: ours / PyTorch, ratio |"
+        print "|------|-----------|-----------------:|----------------------------:|------:|-------------:|-------------------------------------:|"
         n = split(algos, al, " ")
         split("train infer", kinds, " ")
         for (k = 1; k <= 2; k++)
@@ -67,7 +72,8 @@ cat "$tmp"/ours-*.txt "$tmp/peer.txt" | awk -v ceiling="$ceiling" -v algos="$alg
                 r = (p != "" && p > 0) ? sprintf("%.2fx", o / p) : "n/a"
                 g = (t == "train") ? trn : fwd
                 c = (g > 0) ? sprintf("%.0f%%", 100 * o * g / ceiling) : "n/a"
-                printf "| %s | %s | %s | %s (%s) | %s | %s |\n", t, al[a], o, (p != "" ? p : "n/a"), fmt[t], r, c
+                fb = (pbest[t] > 0) ? sprintf("%s / %s, %.2fx", obest[al[a], t], pbest[t], obest[al[a], t] / pbest[t]) : "n/a"
+                printf "| %s | %s | %s | %s (%s) | %s | %s | %s |\n", t, al[a], o, (p != "" ? p : "n/a"), fmt[t], r, c, fb
             }
         printf "\nconv GFLOP per image (direct-convolution count): forward %s, training %s\n", fwd, trn
         printf "ceiling %d GFLOP/s: %.1f img/s training, %.1f img/s inference\n", ceiling, ceiling / trn, ceiling / fwd
