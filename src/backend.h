@@ -74,6 +74,13 @@
  * backward-weights and batch-norm statistics reduce across threads and are
  * only promised equal to ~1e-6 relative (they too matched bitwise at 1 vs 2
  * threads on the development machine).
+ *
+ * ---- Convolution algorithm (CPU) ------------------------------------------------
+ * 3x3 stride-1 convs with >= 16 input channels use oneDNN's Winograd kernels
+ * (jit_wino_4x3, AVX-512) for each pass that has one, the direct kernels
+ * otherwise. The environment variable FLUKEWATCH_CONV_ALGO, read by
+ * conv_create, picks: "auto" (or unset: that rule) or "direct" (never
+ * Winograd; for A/B benchmarks); anything else fails conv_create (FW_EINVAL).
  */
 #ifndef FW_BACKEND_H
 #define FW_BACKEND_H
