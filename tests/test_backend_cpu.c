@@ -1184,6 +1184,32 @@ static void test_threads_1_vs_2(void)
     }
 }
 
+/* A mistyped FLUKEWATCH_CONV_ALGO is refused by name, not silently ignored. */
+static void test_conv_algo_env_refused(void)
+{
+    const char *old = getenv("FLUKEWATCH_CONV_ALGO");
+    char saved[64] = "";
+    if (old)
+        snprintf(saved, sizeof saved, "%s", old);
+    setenv("FLUKEWATCH_CONV_ALGO", "fastest", 1);
+    fw_backend *be = new_backend(1);
+    fw_param w;
+    param_init(&w, "w", NULL, 16 * 16 * 9);
+    fw_conv *conv = NULL;
+    fw_conv_desc d = {16, 16, 3, 3, 1, 1, 1, 1};
+    fw_error e = {0};
+    CHECK_INT(ops->conv_create(be, &d, &w, NULL, &conv, &e), FW_EINVAL);
+    CHECK(conv == NULL);
+    CHECK(strstr(e.msg, "FLUKEWATCH_CONV_ALGO=fastest") != NULL);
+    if (old)
+        setenv("FLUKEWATCH_CONV_ALGO", saved, 1);
+    else
+        unsetenv("FLUKEWATCH_CONV_ALGO");
+    free(w.data);
+    free(w.grad);
+    ops->destroy(be);
+}
+
 int main(void)
 {
     ops = fw_backend_cpu();
@@ -1212,6 +1238,7 @@ int main(void)
     RUN(test_fd_linear_pool);
     RUN(test_dropout);
     RUN(test_threads_1_vs_2);
+    RUN(test_conv_algo_env_refused);
     for (int i = 0; i < fx.n; i++)
         free(fx.a[i].data);
     free(fx.a);
