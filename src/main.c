@@ -16,6 +16,7 @@ static const fw_command *const commands[] = {
     &fw_cmd_data_inspect,
     &fw_cmd_data_check,
     &fw_cmd_devices,
+    &fw_cmd_score,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
