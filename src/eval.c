@@ -198,6 +198,21 @@ static int sim_block(const float *queries, long q0, long qn, const float *galler
     return 0;
 }
 
+int fw_topk_rows(const float *scores, long n, long m, int k, int threads, long *out_index,
+                 float *out_sim, fw_error *err)
+{
+    if (n < 0 || m < 0 || k <= 0 || (n > 0 && m > 0 && !scores))
+        return fw_fail(err, FW_EINVAL, "top-k: bad shape (%ld, %ld), k %d", n, m, k);
+    for (long i = 0; i < n; i++)
+        heap_init(out_sim + i * k, out_index + i * k, k);
+    block_scan b = {.block = scores, .ld = m, .q0 = 0, .g0 = 0, .g_count = m, .k = k,
+                    .heap_sim = out_sim, .heap_index = out_index};
+    FW_TRY(fw_parallel_for(fw_resolve_threads(threads), n, scan_images, &b, err));
+    for (long i = 0; i < n; i++)
+        heap_finish(out_sim + i * k, out_index + i * k, k);
+    return 0;
+}
+
 static void resolve_blocks(const fw_sim_opts *opts, long *qb, long *gb, int *threads)
 {
     *qb = opts && opts->q_block > 0 ? opts->q_block : 256;

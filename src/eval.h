@@ -38,6 +38,13 @@ typedef struct fw_sim_opts {
     int threads;   /* threads for the per-row scans; <= 0: all CPUs */
 } fw_sim_opts;
 
+/* Top-k of each row of a score matrix scores (n, m) -> out_index (n, k),
+ * out_sim (n, k), best first (ties: smaller column), by a k-element heap per
+ * row (no sort of the row). Slots beyond m hold -1 and -INFINITY. threads <= 0:
+ * all CPUs. */
+int fw_topk_rows(const float *scores, long n, long m, int k, int threads, long *out_index,
+                 float *out_sim, fw_error *err);
+
 /* Top-k gallery images by inner product for each query:
  *   queries (nq, d), gallery (ng, d) -> out_index (nq, k), out_sim (nq, k),
  * best first. Slots beyond ng hold index -1 and similarity -INFINITY.

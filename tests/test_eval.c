@@ -114,8 +114,36 @@ static void check_topk_exact(long nq, long ng, int d, int k, const fw_sim_opts *
     free(q), free(gal), free(idx), free(sim), free(row);
 }
 
+/* fw_topk_rows on a coarse score matrix (many ties) against a full sort. */
+static void check_topk_rows(long n, long m, int k, uint64_t seed)
+{
+    fw_rng g;
+    fw_rng_init(&g, seed, 0);
+    float *scores = malloc((size_t)(n * m > 0 ? n * m : 1) * sizeof *scores);
+    for (long i = 0; i < n * m; i++)
+        scores[i] = (float)fw_rng_below(&g, 7) * 0.25f;
+    long *idx = malloc((size_t)n * k * sizeof *idx);
+    float *sim = malloc((size_t)n * k * sizeof *sim);
+    ranked *row = malloc((size_t)(m > 0 ? m : 1) * sizeof *row);
+    fw_error err;
+    CHECK_INT(fw_topk_rows(scores, n, m, k, 2, idx, sim, &err), 0);
+    int bad = 0;
+    for (long i = 0; i < n; i++) {
+        for (long j = 0; j < m; j++)
+            row[j] = (ranked){scores[i * m + j], j};
+        qsort(row, (size_t)m, sizeof *row, cmp_ranked);
+        for (int c = 0; c < k; c++)
+            bad += idx[i * k + c] != (c < m ? row[c].index : -1) ||
+                   sim[i * k + c] != (c < m ? row[c].sim : -INFINITY);
+    }
+    CHECK_MSG(bad == 0, "%d slots differ from a full sort", bad);
+    free(scores), free(idx), free(sim), free(row);
+}
+
 static void test_topk_vs_sort(void)
 {
+    check_topk_rows(50, 200, 5, 16);
+    check_topk_rows(10, 3, 5, 17);
     fw_sim_opts small = {.q_block = 7, .g_block = 13, .threads = 2};
     check_topk_exact(37, 301, 6, 7, &small, 11);   /* many blocks, many ties */
     check_topk_exact(20, 5, 3, 8, &small, 12);     /* k > gallery: -1 / -inf slots */
