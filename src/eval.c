@@ -408,13 +408,13 @@ int fw_best_threshold(const int *whale, const float *sim, const int *truth, long
         int u = usable_slots(w, s);
         for (int i = 0; i < u; i++) {
             if (s[i] == INFINITY)
-                continue; /* never below a finite or +inf threshold: handled as p >= 1 below */
+                continue; /* entered below, in the +inf group */
             e[m++] = (sweep_entry){s[i], i, q};
         }
     }
-    /* Slots with +inf similarity reach every threshold but +inf itself; a
-     * +inf threshold is only a candidate for all-new_whale-first, so they are
-     * folded in by treating them as entering first (largest values). */
+    /* A +inf similarity reaches every finite threshold (but not the +inf
+     * candidate, which puts new_whale first): such slots enter in a first
+     * group of value +inf, which is never itself a candidate. */
     for (long q = 0; q < n; q++) {
         const int *w = whale + q * FW_MAP_K;
         const float *s = sim + q * FW_MAP_K;
