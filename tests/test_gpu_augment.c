@@ -16,7 +16,7 @@
 
 enum { N = 12, SW = 96, SH = 48, OW = 80, OH = 40 };
 
-static char no_gpu[300];
+static char no_gpu[200];
 
 static float bf16_to_float(uint16_t b)
 {
@@ -114,7 +114,7 @@ static float get(const void *buf, fw_gpu_dtype dtype, size_t i)
 static void compare(int sc, fw_gpu_dtype dtype, fw_gpu_layout layout)
 {
     if (no_gpu[0])
-        SKIP("%s", no_gpu);
+        SKIP("%.199s", no_gpu);
     case_data cd;
     make_case(&cd, sc, 1234 + sc);
     size_t bytes = dtype == FW_GPU_F32 ? 4 : 2;
@@ -168,9 +168,9 @@ int main(void)
     fw_error e;
     fw_error_clear(&e);
     if (fw_gpu_probe(&info, &e) < 0)
-        snprintf(no_gpu, sizeof no_gpu, "GPU probe failed: %s", e.msg);
+        snprintf(no_gpu, sizeof no_gpu, "GPU probe failed: %.150s", e.msg);
     else if (info.device_count == 0)
-        snprintf(no_gpu, sizeof no_gpu, "no GPU on this machine (%s)", info.no_device_reason);
+        snprintf(no_gpu, sizeof no_gpu, "no GPU on this machine (%.150s)", info.no_device_reason);
     RUN(test_bad_shape_refused);
     RUN(test_f32_nchw_rgb);
     RUN(test_f32_nchw_gray);
