@@ -12,6 +12,8 @@
  * Strings returned inside structs are NUL-terminated and owned by the struct
  * (free with the matching *_free). Run ids are "r0001", "r0002", ... (the
  * number is the order of creation; past r9999 they grow a digit).
+ * Text read back (run names, config, event messages, image names) is the
+ * caller's raw input: pass it through fw_sanitize before printing it.
  */
 #ifndef FW_STORE_H
 #define FW_STORE_H

@@ -272,6 +272,58 @@ static void test_not_a_database(void)
     CHECK(s == NULL);
 }
 
+/* Several processes opening a brand-new workspace at once: one creates the
+ * schema, none fails, and the runs they create get distinct ids. */
+static void test_simultaneous_first_open(void)
+{
+    enum { PROCS = 4, RUNS_EACH = 5 };
+    char dir[300];
+    fresh_dir(dir, sizeof dir);
+    pid_t pids[PROCS];
+    for (int i = 0; i < PROCS; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            fw_store *cs = NULL;
+            fw_error cerr = {0};
+            if (fw_store_open(dir, &cs, &cerr) < 0) {
+                printf("# child %d: %s\n", i, cerr.msg);
+                _exit(1);
+            }
+            for (int r = 0; r < RUNS_EACH; r++) {
+                char id[FW_RUN_ID_CAP];
+                fw_run_spec spec = {"racer", NULL, NULL, NULL, NULL};
+                if (fw_store_run_create(cs, &spec, id, &cerr) < 0) {
+                    printf("# child %d: %s\n", i, cerr.msg);
+                    _exit(1);
+                }
+            }
+            fw_store_close(cs);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < PROCS; i++) {
+        int wstatus = 0;
+        CHECK(waitpid(pids[i], &wstatus, 0) == pids[i]);
+        CHECK_MSG(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "child %d failed", i);
+    }
+    fw_store *s = NULL;
+    fw_error err = {0};
+    CHECK_INT(fw_store_open(dir, &s, &err), 0);
+    if (!s)
+        return;
+    fw_run_info *list = NULL;
+    int n = 0;
+    CHECK_INT(fw_store_run_list(s, &list, &n, &err), 0);
+    CHECK_INT(n, PROCS * RUNS_EACH);
+    for (int i = 0; i < n; i++) {
+        char want[FW_RUN_ID_CAP];
+        snprintf(want, sizeof want, "r%04d", i + 1);
+        CHECK_STR(list[i].id, want);
+    }
+    fw_run_list_free(list, n);
+    fw_store_close(s);
+}
+
 static void test_runs_round_trip(void)
 {
     char dir[300];
@@ -962,6 +1014,7 @@ int main(void)
     RUN(test_migrate_from_v1);
     RUN(test_newer_version_refused);
     RUN(test_not_a_database);
+    RUN(test_simultaneous_first_open);
     RUN(test_runs_round_trip);
     RUN(test_status_transitions);
     RUN(test_dead_owner_interrupted);
