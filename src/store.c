@@ -285,24 +285,34 @@ static int configure_connection(fw_store *s, fw_error *err)
     if (rc < 0)
         return rc;
     sqlite3_extended_result_codes(s->db, 1);
-    /* journal_mode returns the mode now in force: it must say "wal". */
-    sqlite3_stmt *st = NULL;
-    rc = SQLITE_CHECK(err, s->db,
-                      sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL));
-    if (rc < 0)
-        return rc;
-    int step = sqlite3_step(st);
-    if (step != SQLITE_ROW) {
-        rc = SQLITE_CHECK(err, s->db, step == SQLITE_DONE ? SQLITE_ERROR : step);
-    } else {
-        const unsigned char *mode = sqlite3_column_text(st, 0);
-        if (!mode || strcmp((const char *)mode, "wal") != 0)
-            rc = fw_fail(err, FW_EUNSUPPORTED, "%s: cannot switch the store to WAL mode (got %s)",
-                         s->path, mode ? (const char *)mode : "nothing");
+    /* journal_mode returns the mode now in force: it must say "wal". Switching
+     * a new database to WAL needs an exclusive lock, and SQLite answers BUSY
+     * at once (no busy handler) while another process opens it too: retry. */
+    double deadline = monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
+    for (;;) {
+        sqlite3_stmt *st = NULL;
+        rc = SQLITE_CHECK(err, s->db,
+                          sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL));
+        if (rc < 0)
+            return rc;
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            const unsigned char *mode = sqlite3_column_text(st, 0);
+            if (!mode || strcmp((const char *)mode, "wal") != 0)
+                rc = fw_fail(err, FW_EUNSUPPORTED,
+                             "%s: cannot switch the store to WAL mode (got %s)", s->path,
+                             mode ? (const char *)mode : "nothing");
+            sqlite3_finalize(st);
+            if (rc < 0)
+                return rc;
+            break;
+        }
+        sqlite3_finalize(st);
+        int busy = (step & 0xff) == SQLITE_BUSY || (step & 0xff) == SQLITE_LOCKED;
+        if (!busy || monotonic_ms() > deadline)
+            return SQLITE_CHECK(err, s->db, step == SQLITE_DONE ? SQLITE_ERROR : step);
+        sqlite3_sleep(5);
     }
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return rc;
     FW_TRY(exec_sql(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "PRAGMA", err));
     return 0;
 }

@@ -287,6 +287,7 @@ static void test_simultaneous_first_open(void)
             fw_error cerr = {0};
             if (fw_store_open(dir, &cs, &cerr) < 0) {
                 printf("# child %d: %s\n", i, cerr.msg);
+                fflush(stdout);
                 _exit(1);
             }
             for (int r = 0; r < RUNS_EACH; r++) {
@@ -294,6 +295,7 @@ static void test_simultaneous_first_open(void)
                 fw_run_spec spec = {"racer", NULL, NULL, NULL, NULL};
                 if (fw_store_run_create(cs, &spec, id, &cerr) < 0) {
                     printf("# child %d: %s\n", i, cerr.msg);
+                    fflush(stdout);
                     _exit(1);
                 }
             }
