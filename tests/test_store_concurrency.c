@@ -30,7 +30,7 @@ enum { K = 100, N_READERS = 2 };
 typedef struct report {
     long long rows, batches, polls, errors, partial, events;
     double seconds;
-    char first_error[256];
+    char first_error[sizeof ((fw_error *)0)->msg];
 } report;
 
 static char workspace[256];
