@@ -58,7 +58,9 @@ int fw_store_integrity_check(fw_store *s, int *ok, fw_error *err);
 
 /* Write transactions (BEGIN IMMEDIATE, waiting up to the busy timeout and
  * then retrying until FW_STORE_BUSY_TIMEOUT_MS has passed). Used by the
- * store's own writers; exposed for callers that group several writes. */
+ * store's own writers; exposed for callers that group several writes.
+ * Transactions do not nest: the store's write functions begin their own, so
+ * call them outside fw_store_begin/commit (the readers work inside one). */
 int fw_store_begin(fw_store *s, fw_error *err);
 int fw_store_commit(fw_store *s, fw_error *err);
 void fw_store_rollback(fw_store *s);
