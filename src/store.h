@@ -60,7 +60,8 @@ int fw_store_integrity_check(fw_store *s, int *ok, fw_error *err);
  * then retrying until FW_STORE_BUSY_TIMEOUT_MS has passed). Used by the
  * store's own writers; exposed for callers that group several writes.
  * Transactions do not nest: the store's write functions begin their own, so
- * call them outside fw_store_begin/commit (the readers work inside one). */
+ * call them outside fw_store_begin/commit (so do run_get/run_list, which may
+ * mark dead owners; the other readers work inside one). */
 int fw_store_begin(fw_store *s, fw_error *err);
 int fw_store_commit(fw_store *s, fw_error *err);
 void fw_store_rollback(fw_store *s);
