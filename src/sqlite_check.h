@@ -19,6 +19,14 @@
 /* The store's connection, for the store's own files (store_*.c). */
 sqlite3 *fw_store_db(fw_store *s);
 
+/* Column helpers shared by the store's readers: text (NULL reads as ""),
+ * copied into a buffer or strdup'ed (NULL on no memory). */
+void fw_sql_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap);
+char *fw_sql_dup_col(sqlite3_stmt *st, int col);
+
+/* Milliseconds on the monotonic clock (batching delays, lock retries). */
+double fw_store_monotonic_ms(void);
+
 int fw_sqlite_check_(int rc, sqlite3 *db, const char *call, const char *file, int line,
                      fw_error *err);
 

@@ -132,11 +132,23 @@ double fw_store_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double monotonic_ms(void)
+double fw_store_monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void fw_sql_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+char *fw_sql_dup_col(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return strdup(t ? (const char *)t : "");
 }
 
 int fw_store_resolve_workspace(const char *explicit_dir, char *out, size_t cap, fw_error *err)
@@ -206,14 +218,14 @@ int fw_store_begin(fw_store *s, fw_error *err)
     /* busy_timeout makes BEGIN IMMEDIATE wait for the write lock; keep trying
      * past one timeout in case the handler gave up early (e.g. a WAL
      * recovery by another connection). */
-    double deadline = monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
+    double deadline = fw_store_monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
     for (;;) {
         int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             return 0;
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
             return SQLITE_CHECK(err, s->db, rc);
-        if (monotonic_ms() > deadline)
+        if (fw_store_monotonic_ms() > deadline)
             return fw_fail(err, FW_EIO, "%s: the store stayed locked by another writer for %d ms",
                            s->path, FW_STORE_BUSY_TIMEOUT_MS);
         sqlite3_sleep(5);
@@ -222,12 +234,12 @@ int fw_store_begin(fw_store *s, fw_error *err)
 
 int fw_store_commit(fw_store *s, fw_error *err)
 {
-    double deadline = monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
+    double deadline = fw_store_monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
     for (;;) {
         int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
             return 0;
-        if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() > deadline) {
+        if ((rc & 0xff) != SQLITE_BUSY || fw_store_monotonic_ms() > deadline) {
             int code = SQLITE_CHECK(err, s->db, rc);
             fw_store_rollback(s);
             return code;
@@ -288,7 +300,7 @@ static int configure_connection(fw_store *s, fw_error *err)
     /* journal_mode returns the mode now in force: it must say "wal". Switching
      * a new database to WAL needs an exclusive lock, and SQLite answers BUSY
      * at once (no busy handler) while another process opens it too: retry. */
-    double deadline = monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
+    double deadline = fw_store_monotonic_ms() + FW_STORE_BUSY_TIMEOUT_MS;
     for (;;) {
         sqlite3_stmt *st = NULL;
         rc = SQLITE_CHECK(err, s->db,
@@ -309,7 +321,7 @@ static int configure_connection(fw_store *s, fw_error *err)
         }
         sqlite3_finalize(st);
         int busy = (step & 0xff) == SQLITE_BUSY || (step & 0xff) == SQLITE_LOCKED;
-        if (!busy || monotonic_ms() > deadline)
+        if (!busy || fw_store_monotonic_ms() > deadline)
             return SQLITE_CHECK(err, s->db, step == SQLITE_DONE ? SQLITE_ERROR : step);
         sqlite3_sleep(5);
     }

@@ -12,25 +12,6 @@
 #include "sqlite_check.h"
 #include "store.h"
 
-static double monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
-
-static char *dup_col(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return strdup(t ? (const char *)t : "");
-}
-
 /* A REAL column that may hold NULL (SQLite stores NaN as NULL). */
 static double real_col(sqlite3_stmt *st, int col)
 {
@@ -167,7 +148,7 @@ int fw_metric_writer_flush(fw_metric_writer *w, fw_error *err)
 int fw_metric_writer_poll(fw_metric_writer *w, fw_error *err)
 {
     if (w->n > 0 && (w->n >= w->cfg.max_points ||
-                     monotonic_ms() - w->oldest_ms >= (double)w->cfg.max_delay_ms))
+                     fw_store_monotonic_ms() - w->oldest_ms >= (double)w->cfg.max_delay_ms))
         return fw_metric_writer_flush(w, err);
     return 0;
 }
@@ -179,7 +160,7 @@ static int push(fw_metric_writer *w, const buffered_item *item, fw_error *err)
         return fw_fail(err, FW_ENOMEM, "out of memory buffering metric points");
     }
     if (w->n == 0)
-        w->oldest_ms = monotonic_ms();
+        w->oldest_ms = fw_store_monotonic_ms();
     w->items[w->n++] = *item;
     return fw_metric_writer_poll(w, err);
 }
@@ -264,7 +245,7 @@ int fw_store_metrics_read(fw_store *s, const fw_metric_query *q, fw_metric_point
         p->epoch = sqlite3_column_double(st, 2);
         p->value = real_col(st, 3);
         p->wall_time = sqlite3_column_double(st, 4);
-        copy_col(st, 5, p->name, sizeof p->name);
+        fw_sql_copy_col(st, 5, p->name, sizeof p->name);
     }
     sqlite3_finalize(st);
     if (rc < 0) {
@@ -308,7 +289,7 @@ int fw_store_metric_names(fw_store *s, const char *run_id, char ***names, int *n
             break;
         }
         if (grow((void **)&list, &cap, count + 1, sizeof *list) < 0 ||
-            !(list[count] = dup_col(st, 0))) {
+            !(list[count] = fw_sql_dup_col(st, 0))) {
             rc = fw_fail(err, FW_ENOMEM, "out of memory reading metric names");
             break;
         }
@@ -360,8 +341,8 @@ int fw_store_events_read(fw_store *s, const char *run_id, int64_t after_id, int 
         e->id = sqlite3_column_int64(st, 0);
         e->step = sqlite3_column_int64(st, 1);
         e->wall_time = sqlite3_column_double(st, 2);
-        copy_col(st, 3, e->kind, sizeof e->kind);
-        e->message = dup_col(st, 4);
+        fw_sql_copy_col(st, 3, e->kind, sizeof e->kind);
+        e->message = fw_sql_dup_col(st, 4);
         if (!e->message) {
             rc = fw_fail(err, FW_ENOMEM, "out of memory reading events");
             break;
@@ -619,8 +600,8 @@ static int fill_eval(sqlite3_stmt *st, fw_evaluation *e, fw_error *err)
 {
     memset(e, 0, sizeof *e);
     e->id = sqlite3_column_int64(st, 0);
-    copy_col(st, 1, e->run_id, sizeof e->run_id);
-    e->checkpoint = dup_col(st, 2);
+    fw_sql_copy_col(st, 1, e->run_id, sizeof e->run_id);
+    e->checkpoint = fw_sql_dup_col(st, 2);
     e->step = sqlite3_column_int64(st, 3);
     e->epoch = sqlite3_column_double(st, 4);
     e->created_at = sqlite3_column_double(st, 5);
@@ -664,11 +645,11 @@ static int read_queries(sqlite3 *db, fw_evaluation *e, fw_error *err)
             break;
         }
         fw_eval_query *qq = &e->queries[q];
-        qq->image = dup_col(st, 1);
-        qq->true_id = dup_col(st, 2);
+        qq->image = fw_sql_dup_col(st, 1);
+        qq->true_id = fw_sql_dup_col(st, 2);
         int ok = qq->image && qq->true_id;
         for (int k = 0; k < FW_EVAL_TOPK; k++) {
-            qq->match_id[k] = dup_col(st, 3 + 2 * k);
+            qq->match_id[k] = fw_sql_dup_col(st, 3 + 2 * k);
             qq->similarity[k] = real_col(st, 4 + 2 * k);
             ok = ok && qq->match_id[k];
         }
@@ -858,12 +839,12 @@ static void fill_control(sqlite3_stmt *st, fw_control_request *r)
 {
     memset(r, 0, sizeof *r);
     r->id = sqlite3_column_int64(st, 0);
-    copy_col(st, 1, r->run_id, sizeof r->run_id);
+    fw_sql_copy_col(st, 1, r->run_id, sizeof r->run_id);
     r->action = parse_action(sqlite3_column_text(st, 2));
     r->sender_pid = sqlite3_column_int64(st, 3);
     r->posted_at = sqlite3_column_double(st, 4);
     r->done_at = sqlite3_column_double(st, 5);
-    copy_col(st, 6, r->result, sizeof r->result);
+    fw_sql_copy_col(st, 6, r->result, sizeof r->result);
 }
 
 static int control_select(fw_store *s, const char *sql, const char *run_id, int64_t id,

@@ -38,18 +38,6 @@ static void this_host(char *host, size_t cap)
     host[cap - 1] = '\0';
 }
 
-static char *dup_col(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return strdup(t ? (const char *)t : "");
-}
-
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
-
 int fw_store_run_create(fw_store *s, const fw_run_spec *spec, char id_out[FW_RUN_ID_CAP],
                         fw_error *err)
 {
@@ -97,7 +85,7 @@ int fw_store_run_create(fw_store *s, const fw_run_spec *spec, char id_out[FW_RUN
         sqlite3_bind_text(st, 6, spec->devices ? spec->devices : "", -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW)
-            copy_col(st, 0, id_out, FW_RUN_ID_CAP);
+            fw_sql_copy_col(st, 0, id_out, FW_RUN_ID_CAP);
         else
             rc = SQLITE_CHECK(err, db, step == SQLITE_DONE ? SQLITE_ERROR : step);
         if (rc == 0) {
@@ -150,7 +138,7 @@ int fw_store_reap_dead_owners(fw_store *s, int *n_marked, fw_error *err)
         const unsigned char *host = sqlite3_column_text(st, 2);
         int64_t pid = sqlite3_column_int64(st, 1);
         if (n_dead < MAX_DEAD && owner_is_dead(pid, host ? (const char *)host : "")) {
-            copy_col(st, 0, dead_ids[n_dead], FW_RUN_ID_CAP);
+            fw_sql_copy_col(st, 0, dead_ids[n_dead], FW_RUN_ID_CAP);
             dead_pids[n_dead++] = pid;
         }
     }
@@ -192,13 +180,13 @@ int fw_store_reap_dead_owners(fw_store *s, int *n_marked, fw_error *err)
 static int fill_run(sqlite3_stmt *st, fw_run_info *r, fw_error *err)
 {
     memset(r, 0, sizeof *r);
-    copy_col(st, 0, r->id, sizeof r->id);
-    copy_col(st, 1, r->parent, sizeof r->parent);
-    r->name = dup_col(st, 2);
-    r->config = dup_col(st, 3);
-    r->backend = dup_col(st, 4);
-    r->devices = dup_col(st, 5);
-    r->owner_host = dup_col(st, 6);
+    fw_sql_copy_col(st, 0, r->id, sizeof r->id);
+    fw_sql_copy_col(st, 1, r->parent, sizeof r->parent);
+    r->name = fw_sql_dup_col(st, 2);
+    r->config = fw_sql_dup_col(st, 3);
+    r->backend = fw_sql_dup_col(st, 4);
+    r->devices = fw_sql_dup_col(st, 5);
+    r->owner_host = fw_sql_dup_col(st, 6);
     const unsigned char *status = sqlite3_column_text(st, 7);
     if (fw_run_status_parse((const char *)status, &r->status) < 0)
         r->status = FW_RUN_FAILED; /* the CHECK constraint makes this unreachable */
