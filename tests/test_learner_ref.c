@@ -34,6 +34,7 @@
 #include "head.h"
 #include "learner.h"
 #include "model.h"
+#include "model_fixture.h"
 #include "param_list.h"
 #include "tap.h"
 
@@ -43,115 +44,12 @@
 #define WEIGHT_DECAY 0.01
 #define HEAD_LR_MULT 4.0
 
-/* ---- fixture reader ("FWREFLRN", version 1; see tests/ref/learner_ref.py) ---- */
-typedef struct {
-    char name[128];
-    int ndim;
-    int64_t dims[4];
-    int64_t numel;
-    float *data;
-} ref_tensor;
-
-typedef struct {
-    ref_tensor *t;
-    int n;
-} ref_file;
-
-static void ref_free(ref_file *f)
-{
-    for (int i = 0; i < f->n; i++)
-        free(f->t[i].data);
-    free(f->t);
-    memset(f, 0, sizeof *f);
-}
-
-static int ref_load(ref_file *f, const char *leaf)
-{
-    const char *top = getenv("TOP_SRCDIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/fixtures/ref/%s", top ? top : ".", leaf);
-    memset(f, 0, sizeof *f);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        printf("# cannot open %s\n", path);
-        return -1;
-    }
-    char magic[8];
-    uint32_t version, count;
-    int ok = fread(magic, 1, 8, fp) == 8 && memcmp(magic, "FWREFLRN", 8) == 0 &&
-             fread(&version, 4, 1, fp) == 1 && version == 1 && fread(&count, 4, 1, fp) == 1 &&
-             count < 100000;
-    if (ok) {
-        f->t = calloc(count, sizeof *f->t);
-        ok = f->t != NULL;
-    }
-    for (uint32_t i = 0; ok && i < count; i++) {
-        ref_tensor *t = &f->t[i];
-        uint32_t len, ndim;
-        ok = fread(&len, 4, 1, fp) == 1 && len < sizeof t->name &&
-             fread(t->name, 1, len, fp) == len && fread(&ndim, 4, 1, fp) == 1 && ndim <= 4;
-        if (!ok)
-            break;
-        t->ndim = (int)ndim;
-        t->numel = 1;
-        for (uint32_t d = 0; ok && d < ndim; d++) {
-            ok = fread(&t->dims[d], 8, 1, fp) == 1 && t->dims[d] >= 0 && t->dims[d] < (1 << 24);
-            t->numel *= ok ? t->dims[d] : 1;
-        }
-        if (ok) {
-            t->data = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
-            ok = t->data && fread(t->data, sizeof(float), (size_t)t->numel, fp) ==
-                                (size_t)t->numel;
-        }
-        f->n++;
-    }
-    fclose(fp);
-    if (!ok) {
-        printf("# %s: malformed fixture\n", path);
-        ref_free(f);
-        return -1;
-    }
-    return 0;
-}
-
-static const ref_tensor *ref_get(const ref_file *f, const char *name)
-{
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->t[i].name, name) == 0)
-            return &f->t[i];
-    return NULL;
-}
-
-static int ref_int(const ref_file *f, const char *name)
-{
-    const ref_tensor *t = ref_get(f, name);
-    return t && t->numel == 1 ? (int)t->data[0] : -1;
-}
+/* fixture reader, rel_err and the weight pattern: model_fixture.h ("FWREFLRN") */
 
 static double ref_scalar(const ref_file *f, const char *name)
 {
     const ref_tensor *t = ref_get(f, name);
     return t && t->numel == 1 ? (double)t->data[0] : NAN;
-}
-
-static double norm2(const float *a, int64_t n)
-{
-    double s = 0;
-    for (int64_t i = 0; i < n; i++)
-        s += (double)a[i] * (double)a[i];
-    return sqrt(s);
-}
-
-/* ||a - b|| / max(||b||, floor) in double. */
-static double rel_err(const float *a, const float *b, int64_t n, double floor)
-{
-    double d = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double e = (double)a[i] - (double)b[i];
-        d += e * e;
-    }
-    double nb = norm2(b, n);
-    return sqrt(d) / (nb > floor ? nb : floor);
 }
 
 /* frac x the largest norm among the ref tensors whose name starts with prefix. */
@@ -165,55 +63,6 @@ static double group_floor(const ref_file *f, const char *prefix, double frac)
             m = v > m ? v : m;
         }
     return frac * m;
-}
-
-/* ---- the test pattern (the twin of fwmodel.py: pattern_uniform / pattern_value,
- * as in tests/test_model.c) ---- */
-static float pattern_uniform(uint64_t seed, uint64_t index, uint64_t i)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + index * 0xD1B54A32D192ED03ull +
-                 i * 0x94D049BB133111EBull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    x ^= x >> 31;
-    return (float)((double)(x >> 40) * (1.0 / 8388608.0) - 1.0);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static void set_pattern_weights(fw_model *m, uint64_t seed)
-{
-    const fw_param_list *list = fw_model_params(m);
-    for (int k = 0; k < list->n; k++) {
-        fw_param *p = list->items[k];
-        int64_t fan_in = 1;
-        for (int d = 1; d < p->ndim; d++)
-            fan_in *= p->shape[d];
-        float bound = (float)sqrt(6.0 / (double)fan_in);
-        for (int64_t i = 0; i < p->numel; i++) {
-            float u = pattern_uniform(seed, (uint64_t)k, (uint64_t)i), v;
-            if (ends_with(p->name, ".num_batches_tracked"))
-                v = 0.0f;
-            else if (ends_with(p->name, ".bias") && strncmp(p->name, "neck.", 5) != 0)
-                v = 0.5f + u * 0.1f;
-            else if (ends_with(p->name, ".running_mean") || ends_with(p->name, ".bias"))
-                v = u * 0.1f;
-            else if (ends_with(p->name, ".running_var"))
-                v = 1.0f + u * 0.25f;
-            else if (ends_with(p->name, ".p"))
-                v = 3.0f + u * 0.25f;
-            else if (p->ndim == 1)
-                v = 1.0f + u * 0.2f;
-            else
-                v = u * bound;
-            p->data[i] = v;
-        }
-    }
-    fw_model_params_updated(m);
 }
 
 /* ---- the cases (the twins of learner_ref.py's CASES) ---- */
@@ -269,7 +118,7 @@ static int case_load(case_data *c, const ref_case *rc)
     c->rc = rc;
     char leaf[128];
     snprintf(leaf, sizeof leaf, "learner_%s.bin", rc->name);
-    if (ref_load(&c->f, leaf) < 0)
+    if (ref_load(&c->f, leaf, "FWREFLRN") < 0)
         return -1;
     c->n = ref_int(&c->f, "cfg.batch");
     c->h = ref_int(&c->f, "cfg.height");
