@@ -24,6 +24,17 @@ sqlite3 *fw_store_db(fw_store *s);
 void fw_sql_copy_col(sqlite3_stmt *st, int col, char *out, size_t cap);
 char *fw_sql_dup_col(sqlite3_stmt *st, int col);
 
+/* Fills one row of a result list from the statement's current row; 0 or a
+ * negative FW_E* code (then nothing of that row is left allocated). */
+typedef int (*fw_sql_row_fn)(sqlite3_stmt *st, void *row, fw_error *err);
+
+/* Step st to its end, then finalize it. Each row grows *list (elem bytes per
+ * row, realloc'ed) by one element that fill() writes; *count counts the rows
+ * filled. Returns 0 or the first error (`what` names the list in an
+ * out-of-memory message); on error the caller frees the *count filled rows. */
+int fw_sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t elem, fw_sql_row_fn fill,
+                   void **list, int *count, const char *what, fw_error *err);
+
 /* Milliseconds on the monotonic clock (batching delays, lock retries). */
 double fw_store_monotonic_ms(void);
 

@@ -151,6 +151,39 @@ char *fw_sql_dup_col(sqlite3_stmt *st, int col)
     return strdup(t ? (const char *)t : "");
 }
 
+int fw_sql_collect(sqlite3 *db, sqlite3_stmt *st, size_t elem, fw_sql_row_fn fill,
+                   void **list, int *count, const char *what, fw_error *err)
+{
+    int rc = 0, cap = 0;
+    *list = NULL;
+    *count = 0;
+    for (;;) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = SQLITE_CHECK(err, db, step);
+            break;
+        }
+        if (*count == cap) {
+            int ncap = cap ? cap * 2 : 64;
+            void *grown = realloc(*list, (size_t)ncap * elem);
+            if (!grown) {
+                rc = fw_fail(err, FW_ENOMEM, "out of memory reading %s", what);
+                break;
+            }
+            *list = grown;
+            cap = ncap;
+        }
+        rc = fill(st, (char *)*list + (size_t)*count * elem, err);
+        if (rc < 0)
+            break;
+        (*count)++;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int fw_store_resolve_workspace(const char *explicit_dir, char *out, size_t cap, fw_error *err)
 {
     const char *dir = explicit_dir;

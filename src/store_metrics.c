@@ -203,6 +203,19 @@ int fw_metric_writer_close(fw_metric_writer *w, fw_error *err)
 
 /* ------------------------------------------------------------- readers */
 
+static int fill_point(sqlite3_stmt *st, void *row, fw_error *err)
+{
+    (void)err;
+    fw_metric_point *p = row;
+    p->rowid = sqlite3_column_int64(st, 0);
+    p->step = sqlite3_column_int64(st, 1);
+    p->epoch = sqlite3_column_double(st, 2);
+    p->value = real_col(st, 3);
+    p->wall_time = sqlite3_column_double(st, 4);
+    fw_sql_copy_col(st, 5, p->name, sizeof p->name);
+    return 0;
+}
+
 int fw_store_metrics_read(fw_store *s, const fw_metric_query *q, fw_metric_point **points,
                           int *n, fw_error *err)
 {
@@ -226,28 +239,9 @@ int fw_store_metrics_read(fw_store *s, const fw_metric_query *q, fw_metric_point
     sqlite3_bind_int64(st, 4, q->min_step);
     sqlite3_bind_int64(st, 5, q->limit > 0 ? q->limit : -1);
     fw_metric_point *list = NULL;
-    int count = 0, cap = 0;
-    for (;;) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = SQLITE_CHECK(err, db, step);
-            break;
-        }
-        if (grow((void **)&list, &cap, count + 1, sizeof *list) < 0) {
-            rc = fw_fail(err, FW_ENOMEM, "out of memory reading metric points");
-            break;
-        }
-        fw_metric_point *p = &list[count++];
-        p->rowid = sqlite3_column_int64(st, 0);
-        p->step = sqlite3_column_int64(st, 1);
-        p->epoch = sqlite3_column_double(st, 2);
-        p->value = real_col(st, 3);
-        p->wall_time = sqlite3_column_double(st, 4);
-        fw_sql_copy_col(st, 5, p->name, sizeof p->name);
-    }
-    sqlite3_finalize(st);
+    int count = 0;
+    rc = fw_sql_collect(db, st, sizeof *list, fill_point, (void **)&list, &count,
+                        "metric points", err);
     if (rc < 0) {
         free(list);
         return rc;
@@ -262,6 +256,13 @@ void fw_string_list_free(char **list, int n)
     for (int i = 0; i < n; i++)
         free(list[i]);
     free(list);
+}
+
+static int fill_name(sqlite3_stmt *st, void *row, fw_error *err)
+{
+    char **name = row;
+    *name = fw_sql_dup_col(st, 0);
+    return *name ? 0 : fw_fail(err, FW_ENOMEM, "out of memory reading metric names");
 }
 
 int fw_store_metric_names(fw_store *s, const char *run_id, char ***names, int *n, fw_error *err)
@@ -279,23 +280,9 @@ int fw_store_metric_names(fw_store *s, const char *run_id, char ***names, int *n
         return rc;
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
     char **list = NULL;
-    int count = 0, cap = 0;
-    for (;;) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = SQLITE_CHECK(err, db, step);
-            break;
-        }
-        if (grow((void **)&list, &cap, count + 1, sizeof *list) < 0 ||
-            !(list[count] = fw_sql_dup_col(st, 0))) {
-            rc = fw_fail(err, FW_ENOMEM, "out of memory reading metric names");
-            break;
-        }
-        count++;
-    }
-    sqlite3_finalize(st);
+    int count = 0;
+    rc = fw_sql_collect(db, st, sizeof *list, fill_name, (void **)&list, &count, "metric names",
+                        err);
     if (rc < 0) {
         fw_string_list_free(list, count);
         return rc;
@@ -303,6 +290,17 @@ int fw_store_metric_names(fw_store *s, const char *run_id, char ***names, int *n
     *names = list;
     *n = count;
     return 0;
+}
+
+static int fill_event(sqlite3_stmt *st, void *row, fw_error *err)
+{
+    fw_event *e = row;
+    e->id = sqlite3_column_int64(st, 0);
+    e->step = sqlite3_column_int64(st, 1);
+    e->wall_time = sqlite3_column_double(st, 2);
+    fw_sql_copy_col(st, 3, e->kind, sizeof e->kind);
+    e->message = fw_sql_dup_col(st, 4);
+    return e->message ? 0 : fw_fail(err, FW_ENOMEM, "out of memory reading events");
 }
 
 int fw_store_events_read(fw_store *s, const char *run_id, int64_t after_id, int limit,
@@ -324,32 +322,8 @@ int fw_store_events_read(fw_store *s, const char *run_id, int64_t after_id, int 
     sqlite3_bind_int64(st, 2, after_id);
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
     fw_event *list = NULL;
-    int count = 0, cap = 0;
-    for (;;) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = SQLITE_CHECK(err, db, step);
-            break;
-        }
-        if (grow((void **)&list, &cap, count + 1, sizeof *list) < 0) {
-            rc = fw_fail(err, FW_ENOMEM, "out of memory reading events");
-            break;
-        }
-        fw_event *e = &list[count];
-        e->id = sqlite3_column_int64(st, 0);
-        e->step = sqlite3_column_int64(st, 1);
-        e->wall_time = sqlite3_column_double(st, 2);
-        fw_sql_copy_col(st, 3, e->kind, sizeof e->kind);
-        e->message = fw_sql_dup_col(st, 4);
-        if (!e->message) {
-            rc = fw_fail(err, FW_ENOMEM, "out of memory reading events");
-            break;
-        }
-        count++;
-    }
-    sqlite3_finalize(st);
+    int count = 0;
+    rc = fw_sql_collect(db, st, sizeof *list, fill_event, (void **)&list, &count, "events", err);
     if (rc < 0) {
         fw_events_free(list, count);
         return rc;
@@ -596,8 +570,9 @@ int fw_store_eval_put(fw_store *s, const fw_evaluation *e, int64_t *id_out, fw_e
 #define EVAL_COLUMNS                                                                       \
     "id, run_id, checkpoint, step, epoch, created_at, map5, top1, threshold, n_queries"
 
-static int fill_eval(sqlite3_stmt *st, fw_evaluation *e, fw_error *err)
+static int fill_eval(sqlite3_stmt *st, void *row, fw_error *err)
 {
+    fw_evaluation *e = row;
     memset(e, 0, sizeof *e);
     e->id = sqlite3_column_int64(st, 0);
     fw_sql_copy_col(st, 1, e->run_id, sizeof e->run_id);
@@ -726,25 +701,9 @@ int fw_store_eval_list(fw_store *s, const char *run_id, fw_evaluation **evals, i
         return rc;
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
     fw_evaluation *list = NULL;
-    int count = 0, cap = 0;
-    for (;;) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = SQLITE_CHECK(err, db, step);
-            break;
-        }
-        if (grow((void **)&list, &cap, count + 1, sizeof *list) < 0) {
-            rc = fw_fail(err, FW_ENOMEM, "out of memory listing evaluations");
-            break;
-        }
-        rc = fill_eval(st, &list[count], err);
-        if (rc < 0)
-            break;
-        count++;
-    }
-    sqlite3_finalize(st);
+    int count = 0;
+    rc = fw_sql_collect(db, st, sizeof *list, fill_eval, (void **)&list, &count, "evaluations",
+                        err);
     if (rc < 0) {
         fw_eval_list_free(list, count);
         return rc;

@@ -177,8 +177,9 @@ int fw_store_reap_dead_owners(fw_store *s, int *n_marked, fw_error *err)
     "id, coalesce(parent, ''), name, config, backend, devices, owner_host, status, "       \
     "owner_pid, created_at, started_at, updated_at, ended_at"
 
-static int fill_run(sqlite3_stmt *st, fw_run_info *r, fw_error *err)
+static int fill_run(sqlite3_stmt *st, void *row, fw_error *err)
 {
+    fw_run_info *r = row;
     memset(r, 0, sizeof *r);
     fw_sql_copy_col(st, 0, r->id, sizeof r->id);
     fw_sql_copy_col(st, 1, r->parent, sizeof r->parent);
@@ -235,31 +236,11 @@ int fw_store_run_list(fw_store *s, fw_run_info **runs, int *n, fw_error *err)
     int rc = SQLITE_CHECK(err, db,
                           sqlite3_prepare_v2(db, "SELECT " RUN_COLUMNS " FROM runs ORDER BY seq",
                                              -1, &st, NULL));
+    if (rc < 0)
+        return rc;
     fw_run_info *list = NULL;
-    int count = 0, cap = 0;
-    while (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = SQLITE_CHECK(err, db, step);
-            break;
-        }
-        if (count == cap) {
-            int ncap = cap ? cap * 2 : 16;
-            fw_run_info *grown = realloc(list, (size_t)ncap * sizeof *grown);
-            if (!grown) {
-                rc = fw_fail(err, FW_ENOMEM, "out of memory listing runs");
-                break;
-            }
-            list = grown;
-            cap = ncap;
-        }
-        rc = fill_run(st, &list[count], err);
-        if (rc == 0)
-            count++;
-    }
-    sqlite3_finalize(st);
+    int count = 0;
+    rc = fw_sql_collect(db, st, sizeof *list, fill_run, (void **)&list, &count, "runs", err);
     if (rc < 0) {
         fw_run_list_free(list, count);
         return rc;
