@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -24,12 +25,15 @@ static void print_main_help(FILE *out)
 {
     fprintf(out,
             "usage: flukewatch [--help | --version]\n"
-            "       flukewatch COMMAND [OPTIONS]\n\n"
+            "       flukewatch [--workspace DIR] COMMAND [OPTIONS]\n\n"
             "flukewatch — a terminal workbench for whale-fluke re-identification.\n\n"
             "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "\n'flukewatch COMMAND --help' describes one command; man flukewatch has them all.\n");
+    fprintf(out,
+            "\nThe run store lives in the workspace: --workspace DIR, else $FLUKEWATCH_HOME,\n"
+            "else ./flukewatch-runs.\n"
+            "'flukewatch COMMAND --help' describes one command; man flukewatch has them all.\n");
 }
 
 /* Match argv[1] (and argv[2] for two-word commands such as "data inspect").
@@ -70,8 +74,47 @@ static int print_group_help(const char *group)
     return found;
 }
 
+/* Global options before the command: --workspace DIR (or --workspace=DIR)
+ * is passed to every command as FLUKEWATCH_HOME. Returns the number of argv
+ * words used, or -1 after printing a usage error. */
+static int take_global_options(int argc, char **argv)
+{
+    int used = 0;
+    while (1 + used < argc) {
+        const char *a = argv[1 + used];
+        const char *dir = NULL;
+        if (!strcmp(a, "--workspace")) {
+            if (2 + used >= argc) {
+                fprintf(stderr, "flukewatch: --workspace needs a directory\n");
+                return -1;
+            }
+            dir = argv[2 + used];
+            used += 2;
+        } else if (!strncmp(a, "--workspace=", 12)) {
+            dir = a + 12;
+            used += 1;
+        } else {
+            break;
+        }
+        if (!*dir) {
+            fprintf(stderr, "flukewatch: --workspace needs a non-empty directory\n");
+            return -1;
+        }
+        setenv("FLUKEWATCH_HOME", dir, 1);
+    }
+    return used;
+}
+
 int main(int argc, char **argv)
 {
+    int global = take_global_options(argc, argv);
+    if (global < 0)
+        return FW_EXIT_USAGE;
+    if (global > 0) {
+        argv[global] = argv[0];
+        argv += global;
+        argc -= global;
+    }
     if (argc < 2) {
         print_main_help(stderr);
         fprintf(stderr, "\n(The interactive workbench is not built yet: use a command.)\n");
