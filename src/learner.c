@@ -149,6 +149,12 @@ int fw_learner_embed(fw_learner *l, const float *x, int n, int h, int w, float *
     return fw_model_forward(l->model, 0, (uint64_t)l->steps, x, n, h, w, emb, err);
 }
 
+int fw_learner_head_loss(fw_learner *l, const float *emb, const int *labels, int n,
+                         double *loss, fw_error *err)
+{
+    return fw_head_loss(&l->head, emb, labels, n, NULL, loss, err);
+}
+
 static fw_ckpt_content make_content(fw_learner *l, const fw_learner_position *pos,
                                     const char *config_text, learner_state_blob *blob)
 {

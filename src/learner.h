@@ -73,6 +73,11 @@ int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int
 int fw_learner_embed(fw_learner *l, const float *x, int n, int h, int w, float *emb,
                      fw_error *err);
 
+/* The head's loss on embeddings emb (N, D) with labels (N), without gradients
+ * (validation loss). */
+int fw_learner_head_loss(fw_learner *l, const float *emb, const int *labels, int n,
+                         double *loss, fw_error *err);
+
 int64_t fw_learner_steps_done(const fw_learner *l);    /* updates applied */
 int64_t fw_learner_steps_skipped(const fw_learner *l); /* non-finite steps skipped */
 

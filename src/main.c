@@ -18,6 +18,11 @@ static const fw_command *const commands[] = {
     &fw_cmd_data_check,
     &fw_cmd_devices,
     &fw_cmd_score,
+    &fw_cmd_train,
+    &fw_cmd_lr_find,
+    &fw_cmd_resume,
+    &fw_cmd_eval,
+    &fw_cmd_predict,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
