@@ -23,6 +23,12 @@ extern const fw_command fw_cmd_data_inspect;
 extern const fw_command fw_cmd_data_check;
 extern const fw_command fw_cmd_devices;
 extern const fw_command fw_cmd_score;
+extern const fw_command fw_cmd_runs;
+extern const fw_command fw_cmd_show;
+extern const fw_command fw_cmd_compare;
+extern const fw_command fw_cmd_export;
+extern const fw_command fw_cmd_pause;
+extern const fw_command fw_cmd_stop;
 
 /* Print "usage: flukewatch NAME SYNOPSIS" and the help text. */
 void fw_cli_print_help(const fw_command *cmd, FILE *out);

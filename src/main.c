@@ -18,6 +18,12 @@ static const fw_command *const commands[] = {
     &fw_cmd_data_check,
     &fw_cmd_devices,
     &fw_cmd_score,
+    &fw_cmd_runs,
+    &fw_cmd_show,
+    &fw_cmd_compare,
+    &fw_cmd_export,
+    &fw_cmd_pause,
+    &fw_cmd_stop,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
