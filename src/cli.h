@@ -28,6 +28,12 @@ extern const fw_command fw_cmd_lr_find;
 extern const fw_command fw_cmd_resume;
 extern const fw_command fw_cmd_eval;
 extern const fw_command fw_cmd_predict;
+extern const fw_command fw_cmd_runs;
+extern const fw_command fw_cmd_show;
+extern const fw_command fw_cmd_compare;
+extern const fw_command fw_cmd_export;
+extern const fw_command fw_cmd_pause;
+extern const fw_command fw_cmd_stop;
 
 /* Print "usage: flukewatch NAME SYNOPSIS" and the help text. */
 void fw_cli_print_help(const fw_command *cmd, FILE *out);

@@ -23,6 +23,12 @@ static const fw_command *const commands[] = {
     &fw_cmd_resume,
     &fw_cmd_eval,
     &fw_cmd_predict,
+    &fw_cmd_runs,
+    &fw_cmd_show,
+    &fw_cmd_compare,
+    &fw_cmd_export,
+    &fw_cmd_pause,
+    &fw_cmd_stop,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
