@@ -136,6 +136,7 @@ static void watch(fw_trainer *t, const char *run_id)
 {
     fw_trainer_state s, prev = {.phase = FW_PHASE_STARTING, .epoch = -1};
     fw_progress *bar = NULL;
+    long printed_epoch = -1;
     for (;;) {
         fw_trainer_get_state(t, &s);
         if (s.phase != prev.phase) {
@@ -153,8 +154,7 @@ static void watch(fw_trainer *t, const char *run_id)
         }
         if (bar && s.total > 0)
             fw_progress_set(bar, s.done);
-        if (s.phase == FW_PHASE_TRAINING && s.epoch != prev.epoch && prev.epoch >= 0 &&
-            s.epoch > 0) {
+        if (s.epoch > printed_epoch && printed_epoch >= 0) {
             printf("epoch %ld/%d  step %lld  loss %.4f  lr %.3g  %.1f img/s  data wait %.0f%%",
                    s.epoch, s.epochs, (long long)s.step, s.loss, s.lr, s.img_per_s,
                    100.0 * s.data_wait);
@@ -163,6 +163,10 @@ static void watch(fw_trainer *t, const char *run_id)
             printf("\n");
             fflush(stdout);
         }
+        if (s.epoch > printed_epoch)
+            printed_epoch = s.epoch;
+        else if (printed_epoch < 0 && s.phase == FW_PHASE_TRAINING)
+            printed_epoch = s.epoch; /* a resumed run starts here */
         prev = s;
         if (s.phase == FW_PHASE_DONE)
             break;

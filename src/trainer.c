@@ -455,16 +455,17 @@ static int end_of_epoch(fw_trainer *t, double epoch_s, double wait_s, long image
                                   epoch_s > 0 ? images / epoch_s : 0, err));
     FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.data_wait",
                                   epoch_s > 0 ? wait_s / epoch_s : 0, err));
-    pthread_mutex_lock(&t->mu);
-    t->st.epoch = t->pos.epoch;
-    t->st.data_wait = epoch_s > 0 ? wait_s / epoch_s : 0;
-    pthread_mutex_unlock(&t->mu);
     int last = t->pos.epoch >= t->cfg.epochs;
     int is_best = 0;
     if ((t->cfg.eval_every > 0 && t->pos.epoch % t->cfg.eval_every == 0) || last)
         FW_TRY(evaluate(t, &is_best, err));
     if (t->pos.epoch % t->cfg.checkpoint_every == 0 || is_best || last)
         FW_TRY(save_checkpoint(t, is_best, err));
+    /* Published last, so a watcher sees the epoch with its evaluation. */
+    pthread_mutex_lock(&t->mu);
+    t->st.epoch = t->pos.epoch;
+    t->st.data_wait = epoch_s > 0 ? wait_s / epoch_s : 0;
+    pthread_mutex_unlock(&t->mu);
     return FW_OK;
 }
 
