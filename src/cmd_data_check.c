@@ -18,6 +18,7 @@
 #include "loader.h"
 #include "parallel.h"
 #include "progress.h"
+#include "run_data.h"
 #include "sanitize.h"
 #include "sampler.h"
 #include "split.h"
@@ -41,14 +42,7 @@ static double now_s(void)
 
 static void default_cache_dir(check_opts *o)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    if (xdg && *xdg)
-        snprintf(o->default_cache_dir, sizeof o->default_cache_dir, "%s/flukewatch", xdg);
-    else if (home && *home)
-        snprintf(o->default_cache_dir, sizeof o->default_cache_dir, "%s/.cache/flukewatch", home);
-    else
-        o->default_cache_dir[0] = '\0';
+    fw_default_cache_dir(o->default_cache_dir, sizeof o->default_cache_dir);
     o->cache_dir = o->default_cache_dir[0] ? o->default_cache_dir : NULL;
 }
 
