@@ -23,6 +23,7 @@ extern const fw_command fw_cmd_data_inspect;
 extern const fw_command fw_cmd_data_check;
 extern const fw_command fw_cmd_devices;
 extern const fw_command fw_cmd_score;
+extern const fw_command fw_cmd_matches;
 
 /* Print "usage: flukewatch NAME SYNOPSIS" and the help text. */
 void fw_cli_print_help(const fw_command *cmd, FILE *out);

@@ -18,6 +18,7 @@ static const fw_command *const commands[] = {
     &fw_cmd_data_check,
     &fw_cmd_devices,
     &fw_cmd_score,
+    &fw_cmd_matches,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
