@@ -63,7 +63,7 @@ typedef struct view {
     int color;                /* SGR colours for right/wrong */
     fw_cell_colors cell_colors;
     int term_cols;
-    int cell_w, cell_h;       /* pixels per cell (sixel), guessed when unknown */
+    int cell_w;               /* pixels per cell column (sixel), guessed when unknown */
 } view;
 
 /* ------------------------------------------------------------ options */
@@ -550,14 +550,12 @@ static void choose_view(const fw_command *cmd, const matches_opts *o, view *v)
     fw_color_depth depth = fw_term_color_depth();
     v->cell_colors = depth == FW_COLORS_TRUE ? FW_CELL_COLORS_TRUE : FW_CELL_COLORS_256;
     v->term_cols = 80;
-    v->cell_w = 10, v->cell_h = 20; /* a guess when the terminal does not say */
+    v->cell_w = 10; /* a guess when the terminal does not say */
     struct winsize ws;
     if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
         v->term_cols = ws.ws_col;
-        if (ws.ws_xpixel > 0 && ws.ws_ypixel > 0 && ws.ws_row > 0) {
+        if (ws.ws_xpixel > 0)
             v->cell_w = ws.ws_xpixel / ws.ws_col;
-            v->cell_h = ws.ws_ypixel / ws.ws_row;
-        }
     } else {
         long c;
         const char *env = getenv("COLUMNS");

@@ -156,4 +156,9 @@ ok_if "a missing image is drawn empty with its reason, exit 0" sh -c \
      grep -q '^\[1\] .*$gone: .*\(No such file\|not found\|does not exist\)' '$TMP_ROOT/m.txt'"
 ok_if "the table says the missing image is unreadable" sh -c \
     "'$FLUKEWATCH' matches '$RUN' --text | grep -q '$gone (unreadable: No such file'"
+mv "$DATA" "$TMP_ROOT/moved"
+ok_if "a dataset that is gone: the table with the reason, a warning, exit 0" sh -c \
+    "'$FLUKEWATCH' matches '$RUN' --text >'$TMP_ROOT/g.txt' 2>'$TMP_ROOT/g.err' &&
+     grep -q '^1 .* - (.*$DATA' '$TMP_ROOT/g.txt' && grep -q 'warning: no images: .*$DATA' '$TMP_ROOT/g.err' &&
+     '$FLUKEWATCH' matches '$RUN' --blocks >/dev/null 2>&1"
 tap_done

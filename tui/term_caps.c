@@ -78,8 +78,10 @@ int fw_term_probe_sixel(int timeout_ms, fw_error *err)
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return 0; /* no controlling terminal: nothing to ask */
+    /* a background job that touched the tty's settings would be stopped
+     * (SIGTTOU): only the foreground process group asks */
     struct termios saved, raw;
-    if (tcgetattr(fd, &saved) != 0) {
+    if (tcgetpgrp(fd) != getpgrp() || tcgetattr(fd, &saved) != 0) {
         close(fd);
         return 0;
     }

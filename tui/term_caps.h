@@ -23,7 +23,9 @@ int fw_da1_reply_complete(const char *reply, size_t len);
 
 /* Send DA1 to the controlling terminal (/dev/tty) in raw mode and read the
  * answer for at most timeout_ms. Returns 1 when sixel is listed, 0 when the
- * answer lacks it or none came in time (no terminal, not a tty, timeout).
+ * answer lacks it or none came in time (no terminal, not a tty, timeout),
+ * and without asking when the process is not in the terminal's foreground
+ * process group (changing the settings would stop a background job).
  * The tty's termios is restored on every path. Negative only when the
  * settings could not be restored (err says why). */
 int fw_term_probe_sixel(int timeout_ms, fw_error *err);
