@@ -29,6 +29,7 @@ static const fw_command *const commands[] = {
     &fw_cmd_export,
     &fw_cmd_pause,
     &fw_cmd_stop,
+    &fw_cmd_matches,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
