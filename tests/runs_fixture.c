@@ -8,11 +8,12 @@
  *       it made (ids, names, statuses, best mAP@5, point counts, changed
  *       keys) to EXPECT.json for the test to compare the commands against.
  *
- *   runs_fixture owner WORKSPACE RUN [SECONDS]
+ *   runs_fixture owner WORKSPACE RUN [SECONDS [silent]]
  *       acts as a run's owner: marks RUN running, prints "ready PID", then
  *       every 50 ms answers its control requests (pause: running -> paused,
  *       resume: paused -> running, stop: -> interrupted and exit 0), like
  *       the trainer does. After SECONDS (default 120) it gives up (exit 3).
+ *       "silent": an owner that never answers (a hung trainer).
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -62,6 +63,9 @@ static const run_plan plans[] = {
     {"twin", NULL, {{"epochs", "2"}}, FW_RUN_FINISHED, 1, 2, 0.6, 0},
     {"live-a", NULL, {{"epochs", "5"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
     {"live-b", NULL, {{"epochs", "5"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
+    {"live-c", NULL, {{"epochs", "5"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
+    {"a-rather-long-run-name-that-cannot-fit-into-a-narrow-terminal-window", "#1",
+     {{"epochs", "3"}, {"lr", "0.0005"}}, FW_RUN_FINISHED, 3, 2, 0.95, 0},
 };
 #define N_PLANS (int)(sizeof plans / sizeof plans[0])
 
@@ -275,7 +279,7 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int owner(const char *workspace, const char *run_id, double lifetime)
+static int owner(const char *workspace, const char *run_id, double lifetime, int silent)
 {
     fw_error err;
     fw_error_clear(&err);
@@ -289,6 +293,10 @@ static int owner(const char *workspace, const char *run_id, double lifetime)
     while (fw_store_now() < deadline) {
         fw_control_request req;
         int found = 0;
+        if (silent) {
+            sleep_ms(50);
+            continue;
+        }
         must(fw_store_control_next(s, run_id, &req, &found, &err), &err, "control_next");
         if (!found) {
             sleep_ms(50);
@@ -322,9 +330,10 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "populate"))
         return populate(argv[2], argv[3]);
-    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "owner"))
-        return owner(argv[2], argv[3], argc == 5 ? atof(argv[4]) : 120.0);
+    if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "owner"))
+        return owner(argv[2], argv[3], argc >= 5 ? atof(argv[4]) : 120.0,
+                     argc == 6 && !strcmp(argv[5], "silent"));
     fprintf(stderr, "usage: runs_fixture populate WORKSPACE EXPECT.json\n"
-                    "       runs_fixture owner WORKSPACE RUN [SECONDS]\n");
+                    "       runs_fixture owner WORKSPACE RUN [SECONDS [silent]]\n");
     return 2;
 }
