@@ -81,6 +81,10 @@ typedef struct fw_run_config {
     double pct_start, div, div_final;       /* "schedule.pct_start", ".div", ".div_final" */
     double eta_min;                         /* "schedule.eta_min" (cosine, sgdr) */
     double warmup_epochs;                   /* "schedule.warmup_epochs" */
+    double cycle_epochs;                    /* "schedule.cycle_epochs" (sgdr: first cycle) */
+    int t_mult;                             /* "schedule.t_mult" (sgdr: cycle growth) */
+    double step_epochs;                     /* "schedule.step_epochs" (step: decay period) */
+    double gamma;                           /* "schedule.gamma" (step: decay factor) */
     int epochs;                     /* "epochs" */
     int lr_find;                    /* "lr_find": run the LR finder first and use its valley */
     /* augmentation (a subset of fw_augment_opts, "aug.*" keys) */
@@ -156,5 +160,12 @@ void fw_run_config_learner(const fw_run_config *cfg, int n_classes, int64_t step
                            fw_learner_config *out);
 /* The training augmentation (output size = input; mean/std for channels). */
 void fw_run_config_augment(const fw_run_config *cfg, fw_augment_opts *out);
+
+/* The "device" value: cpu (*n_ids = 0) or cuda with the listed GPU ids in
+ * order ("cuda" alone is GPU 0). ids may be NULL to only check the syntax;
+ * at most cap ids are written. FW_EINVAL for anything else (an empty list, a
+ * repeated id, an id over 1023). */
+int fw_run_config_device_parse(const char *device, int *is_cuda, int *ids, int cap, int *n_ids,
+                               fw_error *err);
 
 #endif
