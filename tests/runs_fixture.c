@@ -51,7 +51,7 @@ typedef struct run_plan {
 
 static const run_plan plans[] = {
     {"baseline", NULL, {{"epochs", "6"}, {"seed", "7"}}, FW_RUN_FINISHED, 6, 5, 1.0, 1},
-    {"wide-lr", "#0", {{"epochs", "6"}, {"seed", "7"}, {"lr", "0.003"}, {"embedding", "256"}},
+    {"wide-lr", "#0", {{"epochs", "6"}, {"seed", "7"}, {"lr", "0.003"}, {"embedding", "128"}},
      FW_RUN_FINISHED, 6, 5, 1.1, 0},
     {"crashy", NULL, {{"epochs", "4"}, {"dropout", "0.3"}}, FW_RUN_FAILED, 1, 4, 0.7, 0},
     {"waiting", NULL, {{"epochs", "3"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
