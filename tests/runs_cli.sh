@@ -138,6 +138,13 @@ assert len(keys) > 5 and len(keys) == len(set(k.split()[0] for k in keys)), keys
 assert "changed from defaults" not in section
 ' "$out"
 
+fw show odd-config
+rc=$?
+ok_if "show of a config that does not parse: exit 0, says why, shows the text" sh -c "test $rc -eq 0 && grep -q 'does not parse' '$out' && grep -q '^  no_such_key = 1$' '$out'"
+fw compare odd-config 1
+rc=$?
+ok_if "compare of a config that does not parse: exit 1 naming the run" sh -c "test $rc -eq 1 && grep -q 'r0013' '$err'"
+
 # ---- run references ----------------------------------------------------------
 for ref in 3 r3 r0003 crashy; do
     fw show "$ref"
@@ -302,6 +309,22 @@ fw compare 6 1
 ok_if "compare: no raw control bytes" py "$no_raw_controls" "$out"
 fw show "$(printf 'x\033[2Jy')"
 ok_if "an unknown reference is printed sanitised" sh -c "grep -q \"no run 'x\\[2Jy'\" '$err' && ! grep -q \"\$(printf '\\033')\" '$err'"
+
+# ---- without --all: live runs and the 20 newest others ----------------------
+ok_if "the fixture adds 15 finished runs" "$FIXTURE" many "$WS" 15
+"$FLUKEWATCH" runs --all --json >"$TMP_ROOT/all.json"
+fw runs
+ok_if "runs without --all: the 20 newest, and a note on the others" py '
+import json, sys
+runs = json.load(open(sys.argv[2]))
+assert not any(r["live"] for r in runs)
+lines = open(sys.argv[1]).read().splitlines()
+shown = [l.split()[0] for l in lines[1:] if l.startswith("r0")]
+assert shown == [r["id"] for r in runs][-20:], shown
+assert lines[-1] == "(%d older runs not shown: --all lists every run)" % (len(runs) - 20), lines[-1]
+' "$out" "$TMP_ROOT/all.json"
+fw runs --json
+ok_if "runs --json without --all: the same 20" py 'import json, sys; assert len(json.load(open(sys.argv[1]))) == 20' "$out"
 
 # ---- usage errors: exit 2 ------------------------------------------------------
 usage() {

@@ -7,6 +7,11 @@
  *       series, events, evaluations and an LR-finder curve, and writes what
  *       it made (ids, names, statuses, best mAP@5, point counts, changed
  *       keys) to EXPECT.json for the test to compare the commands against.
+ *       One more run has a config text that does not parse (an unknown
+ *       key, as a newer flukewatch could write).
+ *
+ *   runs_fixture many WORKSPACE N
+ *       adds N finished runs named bulk-1 ... bulk-N (no metrics).
  *
  *   runs_fixture owner WORKSPACE RUN [SECONDS [silent]]
  *       acts as a run's owner: marks RUN running, prints "ready PID", then
@@ -111,7 +116,7 @@ static void put_evaluation(fw_store *s, const char *id, int epoch, int64_t step,
     }
     fw_evaluation e;
     memset(&e, 0, sizeof e);
-    snprintf(e.run_id, sizeof e.run_id, "%s", id);
+    snprintf(e.run_id, sizeof e.run_id, "%.*s", FW_RUN_ID_CAP - 1, id);
     e.checkpoint = ckpt;
     e.step = step;
     e.epoch = epoch;
@@ -261,6 +266,21 @@ static int populate(const char *workspace, const char *expect_path)
     cJSON *all = cJSON_CreateArray();
     for (int i = 0; i < N_PLANS; i++)
         cJSON_AddItemToArray(all, make_run(s, &plans[i], ids, i));
+    /* A config text this flukewatch cannot parse (as from a newer one). */
+    char odd_id[FW_RUN_ID_CAP];
+    fw_run_spec odd = {.name = "odd-config", .config = "epochs = 4\nno_such_key = 1\n"};
+    must(fw_store_run_create(s, &odd, odd_id, &err), &err, "run_create");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", odd_id);
+    cJSON_AddStringToObject(o, "name", odd.name);
+    cJSON_AddStringToObject(o, "status", "queued");
+    cJSON_AddNullToObject(o, "parent");
+    cJSON_AddNullToObject(o, "epochs");
+    cJSON_AddNullToObject(o, "best_map5");
+    cJSON_AddNullToObject(o, "epoch");
+    cJSON_AddNumberToObject(o, "metric_points", 0);
+    cJSON_AddItemToObject(o, "changed", cJSON_CreateObject());
+    cJSON_AddItemToArray(all, o);
     fw_store_close(s);
     char *text = cJSON_Print(all);
     FILE *f = fopen(expect_path, "w");
@@ -270,6 +290,23 @@ static int populate(const char *workspace, const char *expect_path)
     DIE_IF(fclose(f) != 0, "cannot write %s", expect_path);
     cJSON_free(text);
     cJSON_Delete(all);
+    return 0;
+}
+
+static int add_many(const char *workspace, int n)
+{
+    fw_error err;
+    fw_error_clear(&err);
+    fw_store *s = NULL;
+    must(fw_store_open(workspace, &s, &err), &err, "store open");
+    for (int i = 1; i <= n; i++) {
+        char name[32], id[FW_RUN_ID_CAP];
+        snprintf(name, sizeof name, "bulk-%d", i);
+        fw_run_spec spec = {.name = name};
+        must(fw_store_run_create(s, &spec, id, &err), &err, "run_create");
+        set_status_path(s, id, FW_RUN_FINISHED, &err);
+    }
+    fw_store_close(s);
     return 0;
 }
 
@@ -330,10 +367,13 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "populate"))
         return populate(argv[2], argv[3]);
+    if (argc == 4 && !strcmp(argv[1], "many"))
+        return add_many(argv[2], atoi(argv[3]));
     if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "owner"))
         return owner(argv[2], argv[3], argc >= 5 ? atof(argv[4]) : 120.0,
                      argc == 6 && !strcmp(argv[5], "silent"));
     fprintf(stderr, "usage: runs_fixture populate WORKSPACE EXPECT.json\n"
+                    "       runs_fixture many WORKSPACE N\n"
                     "       runs_fixture owner WORKSPACE RUN [SECONDS [silent]]\n");
     return 2;
 }
