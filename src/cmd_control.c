@@ -137,7 +137,8 @@ static int control(const fw_command *cmd, fw_control_action action, int argc, ch
         if ((rc = fw_store_run_get(s, id, &r, &err)) < 0)
             break;
         answered = req.done_at != 0;
-        if ((answered && settled(action, r.status)) || !is_live(r.status))
+        int ignored = answered && !strncmp(req.result, "ignored", 7);
+        if ((answered && (ignored || settled(action, r.status))) || !is_live(r.status))
             break;
         if (fw_store_now() >= deadline)
             break;
@@ -167,7 +168,7 @@ static int control(const fw_command *cmd, fw_control_action action, int argc, ch
         char result[sizeof req.result];
         fw_sanitize(req.result, result, sizeof result);
         printf("run %s: %s %s; status %s\n", id, fw_control_action_name(action), result, status);
-        if (!settled(action, r.status))
+        if (!settled(action, r.status) && strncmp(req.result, "ignored", 7))
             printf("(the owner takes it up at its next step; 'flukewatch runs' shows when)\n");
     }
 done:

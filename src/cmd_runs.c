@@ -72,7 +72,7 @@ static int read_row(fw_store *s, const fw_run_info *run, run_row *row, fw_error 
 static void add_table_row(fw_table *t, const run_row *row, double now)
 {
     const fw_run_info *r = row->run;
-    char epoch[64] = "-", best[32] = "-", at[32] = "-", started[32], duration[32],
+    char epoch[64] = "-", best[64] = "-", at[32] = "-", started[32], duration[32],
          owner[320] = "-";
     char last[32] = "-";
     if (row->sum.has_epoch)
@@ -82,16 +82,16 @@ static void add_table_row(fw_table *t, const run_row *row, double now)
     else
         snprintf(epoch, sizeof epoch, "%s", last);
     if (row->sum.has_best) {
-        snprintf(best, sizeof best, "%.4f", row->sum.best_map5);
         format_epoch(row->sum.best_epoch, at, sizeof at);
+        snprintf(best, sizeof best, "%.4f ep%s", row->sum.best_map5, at);
     }
     fw_format_when(r->started_at, now, started, sizeof started);
     fw_format_duration(fw_run_duration(r, now), duration, sizeof duration);
     if (is_live(r->status) && r->owner_pid > 0)
         snprintf(owner, sizeof owner, "%lld@%s", (long long)r->owner_pid, r->owner_host);
-    const char *cells[] = {r->id,  r->name,  fw_run_status_name(r->status),
-                           r->parent[0] ? r->parent : "-", epoch, best, at, started,
-                           duration, owner};
+    const char *cells[] = {r->id, r->name, fw_run_status_name(r->status),
+                           r->parent[0] ? r->parent : "-", epoch, best, started, duration,
+                           owner};
     fw_error ignored;
     fw_table_add_row(t, cells, &ignored); /* out of memory: the row is left out */
 }
@@ -266,12 +266,14 @@ static int run(int argc, char **argv)
                fw_sanitize(ws, clean, sizeof clean));
     } else {
         fw_table t;
-        fw_table_init(&t, 10, &err);
-        t.shrink[1] = 1;              /* the name gives way first ... */
-        t.shrink[9] = 1;              /* ... and the owner's host */
-        t.right[4] = t.right[5] = t.right[6] = t.right[8] = 1;
-        const char *header[] = {"ID",         "NAME",     "STATUS",  "PARENT",   "EPOCH",
-                                "BEST MAP@5", "AT EPOCH", "STARTED", "DURATION", "OWNER"};
+        fw_table_init(&t, 9, &err);
+        t.shrink[1] = t.shrink[8] = 1; /* the name and the owner's host give way, */
+        t.drop[3] = 3;                 /* then the parent, start time and duration */
+        t.drop[6] = 2;
+        t.drop[7] = 1;
+        t.right[4] = t.right[7] = 1;
+        const char *header[] = {"ID",         "NAME",    "STATUS",   "PARENT", "EPOCH",
+                                "BEST MAP@5", "STARTED", "DURATION", "OWNER"};
         fw_table_add_row(&t, header, &err);
         for (int i = 0; i < n_rows; i++)
             add_table_row(&t, &rows[i], now);

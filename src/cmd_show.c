@@ -121,23 +121,23 @@ static void print_best(const fw_run_summary *m)
 {
     printf("\nmetrics\n");
     if (m->has_best) {
-        printf("  best val.map5  %.4f at epoch %g (step %lld)\n", m->best_map5, m->best_epoch,
+        printf("  %-16s %.4f at epoch %g (step %lld)\n", "best val.map5", m->best_map5, m->best_epoch,
                (long long)m->best_step);
         if (m->has_best_top1)
-            printf("    top-1        %.4f\n", m->best_top1);
+            printf("  %-16s %.4f\n", "  top-1", m->best_top1);
         if (m->has_best_threshold)
-            printf("    threshold    %.4f\n", m->best_threshold);
+            printf("  %-16s %.4f\n", "  threshold", m->best_threshold);
     } else {
-        printf("  best val.map5  - (no evaluation yet)\n");
+        printf("  %-16s - (no evaluation yet)\n", "best val.map5");
     }
     if (m->has_loss) {
-        printf("  last train.loss %.6g (step %lld)\n", m->last_loss, (long long)m->last_step);
-        printf("  steps          %lld\n", (long long)m->last_step);
+        printf("  %-16s %.6g (step %lld)\n", "last train.loss", m->last_loss, (long long)m->last_step);
+        printf("  %-16s %lld\n", "steps", (long long)m->last_step);
     } else {
-        printf("  last train.loss - (no training steps yet)\n");
+        printf("  %-16s - (no training steps yet)\n", "last train.loss");
     }
     if (m->has_epoch)
-        printf("  epoch reached  %g\n", m->last_epoch);
+        printf("  %-16s %g\n", "epoch reached", m->last_epoch);
 }
 
 static int print_evaluations(fw_store *s, const char *id, fw_error *err)

@@ -117,10 +117,9 @@ double fw_run_duration(const fw_run_info *run, double now)
 {
     if (run->started_at <= 0)
         return -1;
-    int live = run->status == FW_RUN_RUNNING || run->status == FW_RUN_PAUSED;
-    double end = (!live && run->ended_at > 0) ? run->ended_at : now;
-    if (!live && run->ended_at <= 0)
-        end = run->updated_at > 0 ? run->updated_at : now;
+    double end = now; /* live, or ended without an end time */
+    if (run->status != FW_RUN_RUNNING && run->status != FW_RUN_PAUSED)
+        end = run->ended_at > 0 ? run->ended_at : run->updated_at > 0 ? run->updated_at : now;
     return end >= run->started_at ? end - run->started_at : 0;
 }
 

@@ -147,38 +147,76 @@ int fw_table_add_row(fw_table *t, const char *const *cells, fw_error *err)
     return 0;
 }
 
-void fw_table_print(const fw_table *t, FILE *out, int width)
+/* Natural widths narrowed to fit `width` (0: no limit); dropped columns get -1. */
+static void fit_widths(const fw_table *t, int width, int *w)
 {
-    int w[FW_TABLE_MAX_COLS] = {0};
+    /* Shrinkable columns go down to ROOMY_COL while a column can still be
+     * dropped, then to MIN_COL. */
+    enum { MIN_COL = 6, ROOMY_COL = 16 };
+    for (int c = 0; c < t->n_cols; c++)
+        w[c] = 0;
     for (int r = 0; r < t->n_rows; r++)
         for (int c = 0; c < t->n_cols; c++) {
             int cw = fw_text_width(t->cells[r * t->n_cols + c]);
             if (cw > w[c])
                 w[c] = cw;
         }
-    if (width > 0) {
-        int total = 2 * (t->n_cols - 1);
+    if (width <= 0)
+        return;
+    int natural[FW_TABLE_MAX_COLS];
+    memcpy(natural, w, sizeof natural);
+    for (;;) {
+        int can_drop = 0;
         for (int c = 0; c < t->n_cols; c++)
-            total += w[c];
-        enum { MIN_COL = 6 };
+            can_drop |= w[c] >= 0 && t->drop[c];
+        int floor = can_drop ? ROOMY_COL : MIN_COL;
+        int total = -2;
+        for (int c = 0; c < t->n_cols; c++)
+            if (w[c] >= 0)
+                total += w[c] + 2;
         while (total > width) {
             int widest = -1;
             for (int c = 0; c < t->n_cols; c++)
-                if (t->shrink[c] && w[c] > MIN_COL && (widest < 0 || w[c] > w[widest]))
+                if (w[c] >= 0 && t->shrink[c] && w[c] > floor &&
+                    (widest < 0 || w[c] > w[widest]))
                     widest = c;
             if (widest < 0)
                 break;
             w[widest]--;
             total--;
         }
+        if (total <= width)
+            return;
+        int victim = -1;
+        for (int c = 0; c < t->n_cols; c++)
+            if (w[c] >= 0 && t->drop[c] && (victim < 0 || t->drop[c] > t->drop[victim]))
+                victim = c;
+        if (victim < 0)
+            return; /* as narrow as it gets */
+        w[victim] = -1;
+        for (int c = 0; c < t->n_cols; c++) /* start narrowing again from natural */
+            if (w[c] >= 0)
+                w[c] = natural[c];
     }
+}
+
+void fw_table_print(const fw_table *t, FILE *out, int width)
+{
+    int w[FW_TABLE_MAX_COLS];
+    fit_widths(t, width, w);
+    int last_col = -1;
+    for (int c = 0; c < t->n_cols; c++)
+        if (w[c] >= 0)
+            last_col = c;
     for (int r = 0; r < t->n_rows; r++) {
         for (int c = 0; c < t->n_cols; c++) {
+            if (w[c] < 0)
+                continue;
             const char *cell = t->cells[r * t->n_cols + c];
             char fitted[1024];
             fw_text_fit(cell, w[c], fitted, sizeof fitted);
             int pad = w[c] - fw_text_width(fitted);
-            int last = c == t->n_cols - 1;
+            int last = c == last_col;
             if (t->right[c])
                 fprintf(out, "%*s%s", pad, "", fitted);
             else

@@ -3,7 +3,8 @@
  * Cells are sanitised (fw_sanitize) when added, so a table never carries
  * control bytes to the terminal. Printed with two spaces between columns;
  * given a width (a terminal's), shrinkable columns are narrowed, widest
- * first, and their cells cut with "…" until the table fits. Widths count
+ * first, and their cells cut with "…" until the table fits; when that is
+ * not enough, droppable columns are left out. Widths count
  * display columns (UTF-8 code points; East Asian wide characters as 2,
  * combining marks as 0).
  */
@@ -21,6 +22,8 @@ typedef struct fw_table {
     char **cells;                        /* (n_rows, n_cols), malloc'd, sanitised */
     unsigned char right[FW_TABLE_MAX_COLS];  /* right-align this column */
     unsigned char shrink[FW_TABLE_MAX_COLS]; /* may be narrowed to fit */
+    unsigned char drop[FW_TABLE_MAX_COLS];   /* may be left out when narrowing is not
+                                                enough: the highest value goes first */
 } fw_table;
 
 int fw_table_init(fw_table *t, int n_cols, fw_error *err);

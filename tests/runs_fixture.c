@@ -7,12 +7,18 @@
  *       series, events, evaluations and an LR-finder curve, and writes what
  *       it made (ids, names, statuses, best mAP@5, point counts, changed
  *       keys) to EXPECT.json for the test to compare the commands against.
+ *       One more run has a config text that does not parse (an unknown
+ *       key, as a newer flukewatch could write).
  *
- *   runs_fixture owner WORKSPACE RUN [SECONDS]
+ *   runs_fixture many WORKSPACE N
+ *       adds N finished runs named bulk-1 ... bulk-N (no metrics).
+ *
+ *   runs_fixture owner WORKSPACE RUN [SECONDS [silent]]
  *       acts as a run's owner: marks RUN running, prints "ready PID", then
  *       every 50 ms answers its control requests (pause: running -> paused,
  *       resume: paused -> running, stop: -> interrupted and exit 0), like
  *       the trainer does. After SECONDS (default 120) it gives up (exit 3).
+ *       "silent": an owner that never answers (a hung trainer).
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -50,7 +56,7 @@ typedef struct run_plan {
 
 static const run_plan plans[] = {
     {"baseline", NULL, {{"epochs", "6"}, {"seed", "7"}}, FW_RUN_FINISHED, 6, 5, 1.0, 1},
-    {"wide-lr", "#0", {{"epochs", "6"}, {"seed", "7"}, {"lr", "0.003"}, {"embedding", "256"}},
+    {"wide-lr", "#0", {{"epochs", "6"}, {"seed", "7"}, {"lr", "0.003"}, {"embedding", "128"}},
      FW_RUN_FINISHED, 6, 5, 1.1, 0},
     {"crashy", NULL, {{"epochs", "4"}, {"dropout", "0.3"}}, FW_RUN_FAILED, 1, 4, 0.7, 0},
     {"waiting", NULL, {{"epochs", "3"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
@@ -62,6 +68,9 @@ static const run_plan plans[] = {
     {"twin", NULL, {{"epochs", "2"}}, FW_RUN_FINISHED, 1, 2, 0.6, 0},
     {"live-a", NULL, {{"epochs", "5"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
     {"live-b", NULL, {{"epochs", "5"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
+    {"live-c", NULL, {{"epochs", "5"}}, FW_RUN_QUEUED, 0, 0, 0, 0},
+    {"a-rather-long-run-name-that-cannot-fit-into-a-narrow-terminal-window", "#1",
+     {{"epochs", "3"}, {"lr", "0.0005"}}, FW_RUN_FINISHED, 3, 2, 0.95, 0},
 };
 #define N_PLANS (int)(sizeof plans / sizeof plans[0])
 
@@ -107,7 +116,7 @@ static void put_evaluation(fw_store *s, const char *id, int epoch, int64_t step,
     }
     fw_evaluation e;
     memset(&e, 0, sizeof e);
-    snprintf(e.run_id, sizeof e.run_id, "%s", id);
+    snprintf(e.run_id, sizeof e.run_id, "%.*s", FW_RUN_ID_CAP - 1, id);
     e.checkpoint = ckpt;
     e.step = step;
     e.epoch = epoch;
@@ -257,6 +266,21 @@ static int populate(const char *workspace, const char *expect_path)
     cJSON *all = cJSON_CreateArray();
     for (int i = 0; i < N_PLANS; i++)
         cJSON_AddItemToArray(all, make_run(s, &plans[i], ids, i));
+    /* A config text this flukewatch cannot parse (as from a newer one). */
+    char odd_id[FW_RUN_ID_CAP];
+    fw_run_spec odd = {.name = "odd-config", .config = "epochs = 4\nno_such_key = 1\n"};
+    must(fw_store_run_create(s, &odd, odd_id, &err), &err, "run_create");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", odd_id);
+    cJSON_AddStringToObject(o, "name", odd.name);
+    cJSON_AddStringToObject(o, "status", "queued");
+    cJSON_AddNullToObject(o, "parent");
+    cJSON_AddNullToObject(o, "epochs");
+    cJSON_AddNullToObject(o, "best_map5");
+    cJSON_AddNullToObject(o, "epoch");
+    cJSON_AddNumberToObject(o, "metric_points", 0);
+    cJSON_AddItemToObject(o, "changed", cJSON_CreateObject());
+    cJSON_AddItemToArray(all, o);
     fw_store_close(s);
     char *text = cJSON_Print(all);
     FILE *f = fopen(expect_path, "w");
@@ -269,13 +293,30 @@ static int populate(const char *workspace, const char *expect_path)
     return 0;
 }
 
+static int add_many(const char *workspace, int n)
+{
+    fw_error err;
+    fw_error_clear(&err);
+    fw_store *s = NULL;
+    must(fw_store_open(workspace, &s, &err), &err, "store open");
+    for (int i = 1; i <= n; i++) {
+        char name[32], id[FW_RUN_ID_CAP];
+        snprintf(name, sizeof name, "bulk-%d", i);
+        fw_run_spec spec = {.name = name};
+        must(fw_store_run_create(s, &spec, id, &err), &err, "run_create");
+        set_status_path(s, id, FW_RUN_FINISHED, &err);
+    }
+    fw_store_close(s);
+    return 0;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static int owner(const char *workspace, const char *run_id, double lifetime)
+static int owner(const char *workspace, const char *run_id, double lifetime, int silent)
 {
     fw_error err;
     fw_error_clear(&err);
@@ -289,6 +330,10 @@ static int owner(const char *workspace, const char *run_id, double lifetime)
     while (fw_store_now() < deadline) {
         fw_control_request req;
         int found = 0;
+        if (silent) {
+            sleep_ms(50);
+            continue;
+        }
         must(fw_store_control_next(s, run_id, &req, &found, &err), &err, "control_next");
         if (!found) {
             sleep_ms(50);
@@ -322,9 +367,13 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "populate"))
         return populate(argv[2], argv[3]);
-    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "owner"))
-        return owner(argv[2], argv[3], argc == 5 ? atof(argv[4]) : 120.0);
+    if (argc == 4 && !strcmp(argv[1], "many"))
+        return add_many(argv[2], atoi(argv[3]));
+    if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "owner"))
+        return owner(argv[2], argv[3], argc >= 5 ? atof(argv[4]) : 120.0,
+                     argc == 6 && !strcmp(argv[5], "silent"));
     fprintf(stderr, "usage: runs_fixture populate WORKSPACE EXPECT.json\n"
-                    "       runs_fixture owner WORKSPACE RUN [SECONDS]\n");
+                    "       runs_fixture many WORKSPACE N\n"
+                    "       runs_fixture owner WORKSPACE RUN [SECONDS [silent]]\n");
     return 2;
 }
