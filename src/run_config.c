@@ -66,7 +66,7 @@ _Static_assert(FW_RUN_LOSS_ARCFACE == 1 && FW_RUN_LOSS_SOFTMAX == 2 && FW_RUN_LO
       "dataset directory (train.csv and train/); empty: given by --dataset")                    \
     X("input", FW_CFG_SIZE, 16, 2048, NULL, F_SIZE, input_w, input_h, NULL,                    \
       "network input size WxH in pixels (images are resized and cached at it)")                 \
-    X("channels", FW_CFG_ENUM, 1, 3, "1|3", F_ENUM, channels, channels, CHANNEL_VALUES,        \
+    X("channels", FW_CFG_ENUM, 0, 0, "1|3", F_ENUM, channels, channels, CHANNEL_VALUES,        \
       "input channels: 1 (grey) or 3 (RGB)")                                                    \
     X("val.query_share", FW_CFG_REAL, 0, 1, NULL, F_FLOAT, val_query_share, val_query_share,   \
       NULL, "share of the known whales whose images are held out as validation queries")        \
@@ -459,10 +459,13 @@ static int edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
+/* origin NULL: no "(origin)" in the message. */
 static int unknown_key(const char *key, const char *origin, fw_error *err)
 {
-    char shown[96];
+    char shown[96], where[FW_RUN_PATH_MAX + 40] = "";
     fw_sanitize(key, shown, sizeof shown);
+    if (origin)
+        snprintf(where, sizeof where, " (%s)", origin);
     int best = -1, best_d = 3;
     for (int i = 0; i < N_KEYS; i++) {
         int d = edit_distance(key, KEYS[i].name);
@@ -470,10 +473,10 @@ static int unknown_key(const char *key, const char *origin, fw_error *err)
             best = i, best_d = d;
     }
     if (best >= 0)
-        return fw_fail(err, FW_ENOTFOUND, "unknown key '%s' (%s); did you mean '%s'?", shown,
-                       origin, KEYS[best].name);
+        return fw_fail(err, FW_ENOTFOUND, "unknown key '%s'%s; did you mean '%s'?", shown,
+                       where, KEYS[best].name);
     return fw_fail(err, FW_ENOTFOUND,
-                   "unknown key '%s' (%s); see man flukewatch.conf for the keys", shown, origin);
+                   "unknown key '%s'%s; see man flukewatch.conf for the keys", shown, where);
 }
 
 /* ---- device ------------------------------------------------------------------ */
@@ -915,7 +918,7 @@ int fw_run_config_get(const fw_run_config *cfg, const char *key, char *buf, size
 {
     int i = find_key(key);
     if (i < 0)
-        return unknown_key(key, "get", err);
+        return unknown_key(key, NULL, err);
     c_numeric loc;
     c_numeric_begin(&loc);
     int n = value_text(cfg, i, buf, cap);

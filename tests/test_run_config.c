@@ -330,7 +330,8 @@ static void test_format_short(void)
     CHECK(fw_run_config_get(&c, "input", v, sizeof v, &err) == 0);
     CHECK_STR(v, "256x128");
     CHECK_INT(fw_run_config_get(&c, "input", v, 4, &err), FW_ETOOBIG);
-    CHECK_INT(fw_run_config_get(&c, "nope", v, sizeof v, &err), FW_ENOTFOUND);
+    CHECK_INT(fw_run_config_get(&c, "epoch", v, sizeof v, &err), FW_ENOTFOUND);
+    CHECK_STR(err.msg, "unknown key 'epoch'; did you mean 'epochs'?");
     set_ok(&c, "backbone", "resnet50");
     CHECK_INT(c.arch, 50);
     set_ok(&c, "channels", "3");
