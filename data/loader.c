@@ -11,6 +11,9 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +130,8 @@ static void *worker_main(void *arg)
 {
     fw_loader *l = arg;
     fw_error err;
+    if (l->opts.nice > 0) /* lowering one's own priority needs no privilege */
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), l->opts.nice);
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
         if (l->work_g < l->planned) {

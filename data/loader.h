@@ -44,9 +44,14 @@ typedef struct fw_loader_opts {
     fw_augment_opts aug; /* output size and augmentation (fw_augment_opts_none for eval) */
     long start_epoch, start_batch; /* first position (resume) */
     long end_epoch;      /* stop before this epoch; <= 0: never stop */
+    int nice;            /* workers lower their own scheduling priority by this
+                            (Linux per-thread nice, 0..19), so that they fill
+                            the gaps of compute threads instead of preempting
+                            them; 0: unchanged */
 } fw_loader_opts;
 
-/* threads 0, prefetch 2, seed 42, fw_augment_opts_default, from (0, 0), endless. */
+/* threads 0, prefetch 2, seed 42, fw_augment_opts_default, from (0, 0), endless,
+ * nice 0. */
 void fw_loader_opts_default(fw_loader_opts *o);
 
 typedef struct fw_loader fw_loader;

@@ -209,7 +209,7 @@ _Static_assert(FW_RUN_LOSS_ARCFACE == 1 && FW_RUN_LOSS_SOFTMAX == 2 && FW_RUN_LO
     X("threads", FW_CFG_INT, 0, 1024, NULL, F_INT, threads, threads, NULL,                     \
       "compute threads (0: all CPUs)")                                                          \
     X("loader_threads", FW_CFG_INT, 0, 1024, NULL, F_INT, loader_threads, loader_threads,      \
-      NULL, "image loading and augmentation threads (0: same as threads)")                      \
+      NULL, "image loading and augmentation threads (0: automatic)")                      \
     X("seed", FW_CFG_U64, 0, U64_MAX_AS_DOUBLE, NULL, F_U64, seed, seed, NULL,                 \
       "seed of every random stream (weights, split, sampler, augmentation)")                    \
     X("eval_every", FW_CFG_INT, 0, 100000, NULL, F_INT, eval_every, eval_every, NULL,          \

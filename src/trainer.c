@@ -14,6 +14,7 @@
 #include "ckpt_store.h"
 #include "fileio.h"
 #include "loader.h"
+#include "parallel.h"
 #include "run_data.h"
 #include "run_eval.h"
 #include "sampler.h"
@@ -312,7 +313,12 @@ static int open_loader(fw_trainer *t, long start_epoch, long start_batch, long e
 {
     fw_loader_opts lo;
     fw_loader_opts_default(&lo);
-    lo.threads = t->cfg.loader_threads ? t->cfg.loader_threads : t->cfg.threads;
+    int on_cpu = !strcmp(t->cfg.device, "cpu");
+    int cpus = fw_resolve_threads(0);
+    lo.threads = t->cfg.loader_threads ? t->cfg.loader_threads
+                 : on_cpu            ? (cpus / 4 > 1 ? cpus / 4 : 1)
+                                     : cpus;
+    lo.nice = on_cpu ? 10 : 0;
     lo.seed = t->cfg.seed;
     fw_run_config_augment(&t->cfg, &lo.aug);
     lo.start_epoch = start_epoch;
