@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../src/fileio.h"
 #include "image.h"
 
 typedef struct fw_decode_limits {
@@ -78,10 +79,7 @@ int fw_jpeg_decoder_decode(fw_jpeg_decoder *dec, const uint8_t *buf, size_t len,
                            int min_w, int min_h, const fw_decode_limits *limits, fw_image *out,
                            fw_error *err);
 
-/* Read a whole file (refusing files over max_bytes with FW_ETOOBIG) — caller
- * frees *buf (never NULL on success, even for an empty file). Errors name the
- * path: FW_ENOTFOUND when it does not exist, FW_EIO for other failures. */
-int fw_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, fw_error *err);
+/* fw_read_file is in src/fileio.h. */
 
 /* fw_read_file + fw_jpeg_decode; errors are prefixed with the path. */
 int fw_jpeg_decode_file(const char *path, int channels, int min_w, int min_h,

@@ -267,43 +267,6 @@ int fw_ckpt_save(const char *path, const fw_ckpt_content *c, fw_error *err)
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-static int read_whole(const char *path, unsigned char **out, size_t *out_size, fw_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fw_fail(err, errno == ENOENT ? FW_ENOTFOUND : FW_EIO, "%s: cannot open: %s",
-                       path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fw_fail(err, FW_EIO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    unsigned char *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return fw_fail(err, FW_ENOMEM, "%s: no memory for %zu bytes", path, size);
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int saved = errno;
-            free(buf);
-            close(fd);
-            return fw_fail(err, FW_EIO, "%s: read failed at byte %zu: %s", path, got,
-                           r < 0 ? strerror(saved) : "file shrank");
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *out = buf;
-    *out_size = size;
-    return 0;
-}
-
 static int parse_entry(const unsigned char *t, long i, uint64_t data_offset, uint64_t file_size,
                        uint64_t *min_offset, fw_ckpt_entry *e, const unsigned char *bytes,
                        const char *path, fw_error *err)
@@ -449,7 +412,7 @@ int fw_ckpt_open(const char *path, fw_ckpt *ck, fw_error *err)
     if (!path)
         return fw_fail(err, FW_EINVAL, "checkpoint open: no path");
     snprintf(ck->path, sizeof ck->path, "%s", path);
-    FW_TRY(read_whole(path, &ck->bytes, &ck->size, err));
+    FW_TRY(fw_read_file(path, SIZE_MAX, &ck->bytes, &ck->size, err));
     int rc = verify(ck, path, err);
     if (rc < 0)
         fw_ckpt_close(ck);

@@ -53,6 +53,11 @@ int fw_parse_float(const char *s, double lo, double hi, double *out);
 /* "WxH", e.g. "512x256" (each 8..16384). */
 int fw_parse_size(const char *s, int *w, int *h);
 
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: returns the value (advancing
+ * *i past a separate value) or NULL when argv[*i] is not this option;
+ * *missing is set when the value is absent. */
+const char *fw_cli_option_value(int argc, char **argv, int *i, const char *name, int *missing);
+
 /* 1 if argv (from index 1) holds -h or --help. */
 int fw_cli_wants_help(int argc, char **argv);
 

@@ -15,24 +15,6 @@ static double percent(long part, long whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* The value of "--name VALUE" or "--name=VALUE" at argv[*i] (advancing *i),
- * NULL if argv[*i] is not this option. *missing is set when VALUE is absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t len = strlen(name);
-    if (strncmp(argv[*i], name, len))
-        return NULL;
-    if (argv[*i][len] == '=')
-        return argv[*i] + len + 1;
-    if (argv[*i][len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static void print_report(const fw_dataset *ds, const fw_inspect_report *r)
 {
     char clean[512];
@@ -100,14 +82,14 @@ static int run(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v;
-        if ((v = option_value(argc, argv, &i, "--threads", &missing))) {
+        if ((v = fw_cli_option_value(argc, argv, &i, "--threads", &missing))) {
             if (fw_parse_long(v, 1, 256, &threads))
                 return fw_cli_usage_error(cmd, "--threads wants a number from 1 to 256, not '%s'",
                                           v);
-        } else if ((v = option_value(argc, argv, &i, "--size", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--size", &missing))) {
             if (fw_parse_size(v, &work_w, &work_h))
                 return fw_cli_usage_error(cmd, "--size wants WxH (each 8..16384), not '%s'", v);
-        } else if ((v = option_value(argc, argv, &i, "--bbox", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--bbox", &missing))) {
             bbox = v;
         } else if (missing) {
             return fw_cli_usage_error(cmd, "%s needs a value", argv[i]);

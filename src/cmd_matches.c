@@ -68,23 +68,6 @@ typedef struct view {
 
 /* ------------------------------------------------------------ options */
 
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int set_mode(const fw_command *cmd, matches_opts *o, graphics_mode m, const char *flag)
 {
     if (o->mode != MODE_AUTO && o->mode != m)
@@ -100,17 +83,17 @@ static int parse_args(const fw_command *cmd, int argc, char **argv, matches_opts
         int missing = 0;
         const char *v;
         int rc;
-        if ((v = option_value(argc, argv, &i, "--query", &missing))) {
+        if ((v = fw_cli_option_value(argc, argv, &i, "--query", &missing))) {
             if (!*v)
                 return fw_cli_usage_error(cmd, "--query needs an image name");
             o->query = v;
-        } else if ((v = option_value(argc, argv, &i, "--evaluation", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--evaluation", &missing))) {
             long id;
             if (fw_parse_long(v, 1, 0x7fffffffL, &id))
                 return fw_cli_usage_error(cmd, "--evaluation '%s' is not a positive whole number",
                                           v);
             o->evaluation = id;
-        } else if ((v = option_value(argc, argv, &i, "--cols", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--cols", &missing))) {
             long n;
             if (fw_parse_long(v, 4, 400, &n))
                 return fw_cli_usage_error(cmd, "--cols '%s' is not a whole number in 4..400", v);

@@ -19,25 +19,6 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* "--name VALUE" or "--name=VALUE": returns the value (advancing *i) or NULL
- * when argv[*i] is not this option; *missing is set when the value is absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int run(int argc, char **argv)
 {
     const fw_command *cmd = &fw_cmd_synth;
@@ -46,28 +27,28 @@ static int run(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v;
-        if ((v = option_value(argc, argv, &i, "--out", &missing))) {
+        if ((v = fw_cli_option_value(argc, argv, &i, "--out", &missing))) {
             if (!*v)
                 return fw_cli_usage_error(cmd, "--out needs a directory");
             out = v;
-        } else if ((v = option_value(argc, argv, &i, "--whales", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--whales", &missing))) {
             long n;
             if (fw_parse_long(v, 1, FW_SYNTH_MAX_WHALES, &n))
                 return fw_cli_usage_error(cmd, "--whales '%s' is not a whole number in 1..%d", v,
                                           FW_SYNTH_MAX_WHALES);
             opts.n_whales = (int)n;
-        } else if ((v = option_value(argc, argv, &i, "--seed", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--seed", &missing))) {
             unsigned long long s;
             if (fw_parse_u64(v, &s))
                 return fw_cli_usage_error(cmd, "--seed '%s' is not an unsigned 64-bit integer", v);
             opts.seed = s;
-        } else if ((v = option_value(argc, argv, &i, "--size", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--size", &missing))) {
             int w, h;
             if (fw_parse_size(v, &w, &h) || w < 64 || w > 4096 || h < 32 || h > 4096)
                 return fw_cli_usage_error(cmd, "--size '%s' is not WxH within 64x32..4096x4096", v);
             opts.width = w;
             opts.height = h;
-        } else if ((v = option_value(argc, argv, &i, "--threads", &missing))) {
+        } else if ((v = fw_cli_option_value(argc, argv, &i, "--threads", &missing))) {
             long t;
             if (fw_parse_long(v, 0, 256, &t))
                 return fw_cli_usage_error(cmd, "--threads '%s' is not a whole number in 0..256", v);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,5 +108,57 @@ int fw_mkdirs(const char *dir, fw_error *err)
             return fw_fail(err, FW_EIO, "'%s' exists and is not a directory", buf);
         buf[i] = saved;
     }
+    return FW_OK;
+}
+
+int fw_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, fw_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fw_fail(err, errno == ENOENT ? FW_ENOTFOUND : FW_EIO, "%s: cannot open: %s",
+                       path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return fw_fail(err, FW_EIO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return fw_fail(err, FW_EIO, "%s: not a regular file", path);
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)max_bytes) {
+        close(fd);
+        return fw_fail(err, FW_ETOOBIG, "%s: file of %lld bytes is over the %zu-byte limit",
+                       path, (long long)st.st_size, max_bytes);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *data = malloc(size + 1);
+    if (!data) {
+        close(fd);
+        return fw_fail(err, FW_ENOMEM, "%s: cannot allocate %zu bytes", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, data + got, size - got);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            free(data);
+            close(fd);
+            return fw_fail(err, FW_EIO, "%s: read error after %zu bytes: %s", path, got,
+                           strerror(e));
+        }
+        if (r == 0)
+            break; /* the file shrank while we read it: take what is there */
+        got += (size_t)r;
+    }
+    close(fd);
+    data[got] = '\0';
+    *buf = data;
+    *len = got;
     return FW_OK;
 }

@@ -16,6 +16,13 @@ int fw_write_all(int fd, const void *buf, size_t len);
 int fw_read_all(int fd, void *buf, size_t len);
 int fw_pread_all(int fd, void *buf, size_t len, uint64_t offset);
 
+/* Read a whole regular file (refusing files over max_bytes with FW_ETOOBIG);
+ * the caller frees *buf (never NULL on success, even for an empty file). A NUL
+ * byte follows the *len bytes read, so text can be used as a string. Errors
+ * name the path: FW_ENOTFOUND when it does not exist, FW_EIO for other
+ * failures. */
+int fw_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, fw_error *err);
+
 /* fsync a directory, so a rename inside it is durable. File systems that
  * cannot sync directories (EINVAL) count as success. */
 int fw_fsync_dir(const char *dir, fw_error *err);

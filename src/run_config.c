@@ -808,39 +808,19 @@ int fw_run_config_parse(fw_run_config *cfg, const char *text, const char *name, 
 
 int fw_run_config_load(fw_run_config *cfg, const char *path, fw_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return fw_fail(err, errno == ENOENT ? FW_ENOTFOUND : FW_EIO, "%s: cannot open: %s",
-                       path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fw_fail(err, FW_EIO, "%s: not a regular file", path);
-    }
-    if (st.st_size > CONFIG_FILE_MAX) {
-        close(fd);
-        return fw_fail(err, FW_ETOOBIG, "%s: %lld bytes, a config is at most %d", path,
-                       (long long)st.st_size, CONFIG_FILE_MAX);
-    }
-    size_t size = (size_t)st.st_size;
-    char *text = malloc(size + 1);
-    if (!text) {
-        close(fd);
-        return fw_fail(err, FW_ENOMEM, "%s: out of memory", path);
-    }
-    int rd = fw_read_all(fd, text, size);
-    int saved_errno = errno;
-    close(fd);
-    if (rd != 0) {
-        free(text);
-        return fw_fail(err, FW_EIO, "%s: read failed: %s", path, strerror(saved_errno));
-    }
-    text[size] = '\0';
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    int rc = fw_read_file(path, CONFIG_FILE_MAX, &bytes, &size, err);
+    char *text = (char *)bytes;
+    if (rc == FW_ETOOBIG)
+        return fw_fail(err, FW_ETOOBIG, "%s: a config is at most %d bytes", path,
+                       CONFIG_FILE_MAX);
+    FW_TRY(rc);
     if (memchr(text, '\0', size)) {
         free(text);
         return fw_fail(err, FW_EFORMAT, "%s: holds a NUL byte (not a text file)", path);
     }
-    int rc = fw_run_config_parse(cfg, text, path, err);
+    rc = fw_run_config_parse(cfg, text, path, err);
     free(text);
     return rc;
 }
