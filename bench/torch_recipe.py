@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -47,23 +48,25 @@ USED = {"dataset": "", "input": (192, 96), "channels": 1, "val.query_share": 0.2
         "arcface.margin": 0.3, "arcface.subcenters": 1, "sampler.p": 8, "sampler.k": 4,
         "lr": 2e-3, "head_lr_mult": 10.0, "weight_decay": 1e-4, "clip_norm": 5.0,
         "schedule.pct_start": 0.25, "schedule.div": 25.0, "schedule.div_final": 1e4,
-        "epochs": 30, "seed": 42, "eval_every": 1, "threads": 0, "tta_flip": True,
-        "aug.p_affine": 0.9, "aug.rotate": 10.0, "aug.scale_min": 0.9, "aug.scale_max": 1.1,
-        "aug.aspect": 1.1, "aug.shear": 5.0, "aug.translate": 0.05, "aug.p_flip": 0.5,
+        "epochs": 30, "seed": 42, "eval_every": 5, "threads": 0, "tta_flip": True,
+        "aug.p_affine": 0.9, "aug.rotate_deg": 10.0, "aug.scale_min": 0.9, "aug.scale_max": 1.1,
+        "aug.aspect": 1.1, "aug.shear_deg": 5.0, "aug.translate": 0.05, "aug.p_flip": 0.5,
         "aug.p_color": 0.8, "aug.brightness": 0.2, "aug.contrast": 0.2, "aug.saturation": 0.2,
         "aug.p_gamma": 0.3, "aug.gamma": 1.25, "aug.p_gray": 0.2, "aug.p_blur": 0.1,
-        "aug.p_erase": 0.25}
+        "aug.blur_sigma_min": 0.3, "aug.blur_sigma_max": 1.2, "aug.p_erase": 0.25,
+        "aug.erase_area_min": 0.02, "aug.erase_area_max": 0.15, "aug.erase_ratio_min": 0.3,
+        "aug.erase_ratio_max": 3.3}
 ENUMS = {"backbone": ("resnet18", "resnet34", "resnet50"), "pool": ("gem", "avg")}
 # keys this script implements with one value only
 FIXED = {"head": "arcface", "arcface.weight": 1.0, "label_smoothing": 0.0,
          "sampler.new_whale": 0, "optimizer": "adamw", "schedule": "one-cycle",
          "schedule.warmup_epochs": 0.0, "lr_find": False, "precision": "fp32", "device": "cpu",
-         "aug.flip_identity": False}
+         "aug.flip_identity": False, "aug.border": "replicate"}
 # keys that cannot change a result of this script
 INERT = {"softmax.weight", "triplet.margin", "triplet.weight", "triplet.soft",
          "contrastive.margin", "contrastive.weight", "momentum", "schedule.eta_min",
          "schedule.cycle_epochs", "schedule.t_mult", "schedule.step_epochs", "schedule.gamma",
-         "checkpoint_every", "keep_last", "nan_limit", "loader_threads"}
+         "checkpoint_every", "keep_last", "nan_limit", "loader_threads", "aug.fill"}
 BOOLS = {"1": True, "true": True, "yes": True, "on": True,
          "0": False, "false": False, "no": False, "off": False}
 
@@ -175,49 +178,47 @@ def augment(x, cfg, g):
     """x (B, C, H, W) uint8 -> augmented floats in 0..1 (flukewatch's operations and ranges)."""
     b, c, h, w = x.shape
     x = x.float() / 255
-    u = lambda *s: torch.rand(*s, generator=g)  # noqa: E731
+    o = lambda key: cfg["aug." + key]  # noqa: E731
+    u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     rng = lambda lo, hi: lo + (hi - lo) * u(b)  # noqa: E731
-    on = lambda p: u(b) < p  # noqa: E731
-    rad = math.pi / 180
-    affine, flip = on(cfg["aug.p_affine"]), on(cfg["aug.p_flip"])
-    rot = torch.where(affine, rng(-cfg["aug.rotate"], cfg["aug.rotate"]) * rad, torch.zeros(b))
-    scale = torch.where(affine, rng(cfg["aug.scale_min"], cfg["aug.scale_max"]), torch.ones(b))
-    la = math.log(cfg["aug.aspect"])
-    aspect = torch.where(affine, torch.exp(rng(-la, la)), torch.ones(b))
-    shx, shy = [torch.where(affine, torch.tan(rng(-cfg["aug.shear"], cfg["aug.shear"]) * rad),
-                            torch.zeros(b)) for _ in range(2)]
-    t = torch.stack([torch.where(affine, rng(-cfg["aug.translate"], cfg["aug.translate"]),
-                                 torch.zeros(b)) * 2 for _ in range(2)], 1)  # normalised units
-    # forward map (centred pixel units) = rotation @ shear @ diag(scale*sqrt(a), scale/sqrt(a))
-    cos, sin = torch.cos(rot), torch.sin(rot)
-    rs = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
-    sh = torch.stack([torch.stack([torch.ones(b), shx], 1), torch.stack([shy, torch.ones(b)], 1)], 1)
+    maybe = lambda p, lo, hi, off: torch.where(u(b) < p, rng(lo, hi), torch.full((b,), off))  # noqa: E731,E501
+    luma = lambda v: v if c == 1 else (v * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)  # noqa: E731,E501
+    mean_luma = luma(x).mean((1, 2, 3)).view(b, 1, 1, 1)  # of the source: the contrast pivot
+    # geometry: forward map (centred pixel units) = rotation @ shear @ zoom, + translation
+    affine, flip, rad = u(b) < o("p_affine"), u(b) < o("p_flip"), math.pi / 180
+    on = lambda v, off: torch.where(affine, v, torch.full((b,), off))  # noqa: E731
+    rot = on(rng(-o("rotate_deg"), o("rotate_deg")) * rad, 0.0)
+    scale = on(rng(o("scale_min"), o("scale_max")), 1.0)
+    aspect = on(torch.exp(rng(-math.log(o("aspect")), math.log(o("aspect")))), 1.0)
+    shx, shy = [on(torch.tan(rng(-o("shear_deg"), o("shear_deg")) * rad), 0.0) for _ in "xy"]
+    t = torch.stack([on(rng(-o("translate"), o("translate")) * 2, 0.0) for _ in "xy"], 1)
+    cos, sin, one = torch.cos(rot), torch.sin(rot), torch.ones(b)
+    rotation = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+    shear = torch.stack([torch.stack([one, shx], 1), torch.stack([shy, one], 1)], 1)
     zoom = torch.diag_embed(torch.stack([scale * aspect.sqrt(), scale / aspect.sqrt()], 1))
-    px = torch.diag(torch.tensor([w / 2.0, h / 2.0]))  # normalised -> pixels
-    inv = torch.linalg.inv(px.inverse() @ rs @ sh @ zoom @ px)  # output -> source
+    px = torch.diag(torch.tensor([w / 2.0, h / 2.0]))  # normalised -> pixel units
+    inv = torch.linalg.inv(px.inverse() @ rotation @ shear @ zoom @ px)  # output -> source
     inv[:, 0] *= torch.where(flip, -1.0, 1.0)[:, None]  # mirror the source
     theta = torch.cat([inv, -(inv @ t[:, :, None])], 2)
     grid = F.affine_grid(theta, (b, c, h, w), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    blur, sigma = on(cfg["aug.p_blur"]), rng(0.3, 1.2)
-    for i in torch.nonzero(blur).flatten().tolist():
+    sigma = maybe(o("p_blur"), o("blur_sigma_min"), o("blur_sigma_max"), 0.0)
+    for i in torch.nonzero(sigma > 0).flatten().tolist():
         x[i] = TF.gaussian_blur(x[i], [5, 5], [float(sigma[i])] * 2)
-    color = on(cfg["aug.p_color"])
-    bri = torch.where(color, rng(1 - cfg["aug.brightness"], 1 + cfg["aug.brightness"]), torch.ones(b))
-    con = torch.where(color, rng(1 - cfg["aug.contrast"], 1 + cfg["aug.contrast"]), torch.ones(b))
-    sat = torch.where(color, rng(-cfg["aug.saturation"], cfg["aug.saturation"]), torch.zeros(b))
-    luma = lambda v: v if c == 1 else (v * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)  # noqa: E731,E501
-    mean = luma(x).mean((1, 2, 3)).view(b, 1, 1, 1)
-    bri, con = bri.view(b, 1, 1, 1), con.view(b, 1, 1, 1)
-    x = (con * (bri * x - bri * mean) + bri * mean).clamp(0, 1)
-    lg = math.log(cfg["aug.gamma"])
-    gamma = torch.where(on(cfg["aug.p_gamma"]), torch.exp(rng(-lg, lg)), torch.ones(b))
-    x = x.pow(gamma.view(b, 1, 1, 1))
-    if c == 3:
-        grey = torch.where(on(cfg["aug.p_gray"]), torch.ones(b), sat).view(b, 1, 1, 1)
-        x = (x + grey * (luma(x) - x)).clamp(0, 1)
-    erase, area = on(cfg["aug.p_erase"]), rng(0.02, 0.15) * h * w
-    ratio, ux, uy, value = torch.exp(rng(math.log(0.3), math.log(3.3))), u(b), u(b), u(b, c)
+    # photometric: brightness and contrast about the mean luma, gamma, grey / saturation
+    colour = u(b) < o("p_color")
+    bri = torch.where(colour, rng(1 - o("brightness"), 1 + o("brightness")), one).view(b, 1, 1, 1)
+    con = torch.where(colour, rng(1 - o("contrast"), 1 + o("contrast")), one).view(b, 1, 1, 1)
+    sat = torch.where(colour, rng(-o("saturation"), o("saturation")), 0 * one)
+    x = (con * (bri * x - bri * mean_luma) + bri * mean_luma).clamp(0, 1)
+    lg = math.log(o("gamma"))
+    x = x.pow(torch.exp(maybe(o("p_gamma"), -lg, lg, 0.0)).view(b, 1, 1, 1))
+    grey = torch.where(u(b) < o("p_gray"), one, sat).view(b, 1, 1, 1)
+    x = (x + grey * (luma(x) - x)).clamp(0, 1) if c == 3 else x
+    # random erasing: a rectangle of random values
+    erase, area = u(b) < o("p_erase"), rng(o("erase_area_min"), o("erase_area_max")) * h * w
+    ratio = torch.exp(rng(math.log(o("erase_ratio_min")), math.log(o("erase_ratio_max"))))
+    ux, uy, value = u(b), u(b), u(b, c)
     for i in torch.nonzero(erase).flatten().tolist():
         eh = min(h, max(1, round(math.sqrt(area[i] * ratio[i]))))
         ew = min(w, max(1, round(math.sqrt(area[i] / ratio[i]))))
@@ -278,6 +279,7 @@ def embed(model, cache, norm, tta):
 
 def top5_whales(q, g, g_labels, n_whales):
     """Per-whale max cosine similarity, five best whales: (nq, 5) ids (-2 empty), sims."""
+    warnings.filterwarnings("ignore", "scatter_reduce", UserWarning)  # "beta" in torch 1.13
     sims = q @ g.T
     keep = g_labels >= 0
     per_whale = torch.full((len(q), n_whales), -math.inf).scatter_reduce(
