@@ -72,6 +72,7 @@ BOOLS = {"1": True, "true": True, "yes": True, "on": True,
 
 
 def parse_value(key, text, like):
+    """text as the type of `like` (bool, WxH tuple, int, float, enumeration or string)."""
     if isinstance(like, bool):
         if text.lower() not in BOOLS:
             raise ValueError("expected " + "/".join(BOOLS))
@@ -82,18 +83,19 @@ def parse_value(key, text, like):
             raise ValueError("expected WxH")
         return int(m.group(1)), int(m.group(2))
     if isinstance(like, (int, float)):
-        return type(like)(text) if isinstance(like, float) else int(text, 10)
+        return float(text) if isinstance(like, float) else int(text, 10)
     if key in ENUMS and text not in ENUMS[key]:
         raise ValueError("one of " + " ".join(ENUMS[key]))
     return text
 
 
 def set_key(cfg, key, text, origin):
-    like = USED.get(key, FIXED.get(key))
-    if like is None and key not in INERT:
-        sys.exit("%s: unknown key '%s'" % (origin, key))
+    """Set a used key, check a fixed one, skip an inert one, refuse anything else."""
     if key in INERT:
         return
+    like = USED.get(key, FIXED.get(key))
+    if like is None:
+        sys.exit("%s: unknown key '%s'" % (origin, key))
     try:
         value = parse_value(key, text, like)
     except ValueError as e:
@@ -348,6 +350,8 @@ def main():
     a = ap.parse_args()
     cfg = load_config(a.config, a.overrides)
     root = a.dataset or cfg["dataset"] or sys.exit("no dataset: give --dataset or dataset =")
+    if not os.path.isfile(os.path.join(root, "train.csv")):
+        sys.exit("%s: no train.csv (not a Kaggle-layout dataset)" % root)
     threads = a.threads if a.threads is not None else cfg["threads"] or os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(cfg["seed"] % 2**63)
@@ -376,7 +380,8 @@ def main():
         {"params": [p for p in params if p.dim() <= 1], "mult": 1.0, "weight_decay": 0.0},
         {"params": [head], "mult": cfg["head_lr_mult"]}],
         lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    total = cfg["epochs"] * math.ceil(len(d.items_by_class) / cfg["sampler.p"])
+    per_epoch = math.ceil(len(d.items_by_class) / cfg["sampler.p"])  # batches
+    total = cfg["epochs"] * per_epoch
     q_idx, g_idx = torch.tensor(d.query), torch.tensor(d.train)
     curve = open(a.out, "w") if a.out else None
     if curve:
@@ -384,7 +389,7 @@ def main():
     clock = [time.perf_counter(), 0.0]  # start of training, seconds spent evaluating
     train_time = lambda: time.perf_counter() - clock[0] - clock[1]  # noqa: E731
 
-    def evaluate(epoch, step):
+    def evaluate(step):
         e0 = time.perf_counter()
         emb = embed(model, d.cache, norm, cfg["tta_flip"])
         whale, sim = top5_whales(emb[q_idx], emb[g_idx], d.labels[g_idx], len(d.whales))
@@ -392,24 +397,25 @@ def main():
         score, thr = best_threshold(whale, sim, truth)
         top1 = float(np.mean(predict(whale, sim, thr)[:, 0] == truth))
         clock[1] += time.perf_counter() - e0
-        row = (train_time(), time.perf_counter() - clock[0], epoch, step, score, top1, thr)
-        print("eval train_s %.1f total_s %.1f epoch %d step %d val_map5 %.4f val_top1 %.4f "
+        row = (train_time(), time.perf_counter() - clock[0], step / per_epoch, step, score, top1, thr)
+        print("eval train_s %.1f total_s %.1f epoch %.2f step %d val_map5 %.4f val_top1 %.4f "
               "threshold %.4f" % row, flush=True)
         if curve:
-            curve.write("%.1f,%.1f,%d,%d,%.5f,%.5f,%.5f\n" % row)
+            curve.write("%.1f,%.1f,%.3f,%d,%.5f,%.5f,%.5f\n" % row)
             curve.flush()
         return thr
 
-    budget, step, epoch, thr, evaluated = a.minutes * 60, 0, 0, math.inf, -1
+    budget, step, epoch, thr, evaluated, stopped = a.minutes * 60, 0, 0, math.inf, -1, False
     lr = one_cycle(0.0, cfg)[0]
-    while epoch < cfg["epochs"]:
+    while epoch < cfg["epochs"] and not stopped:
         plan = pk_epoch(d.items_by_class, cfg["sampler.p"], cfg["sampler.k"], cfg["seed"], epoch)
         loader = torch.utils.data.DataLoader(
             EpochBatches(d.cache, plan, cfg, norm, epoch), batch_size=None,
             num_workers=a.workers, worker_init_fn=lambda _: torch.set_num_threads(1))
         losses = []
         for x, y in loader:
-            if train_time() >= budget:
+            stopped = train_time() >= budget
+            if stopped:
                 break
             lr, beta1 = one_cycle(step / total, cfg)
             for group in opt.param_groups:
@@ -424,18 +430,18 @@ def main():
                 step += 1
                 losses.append(loss.item())
         del loader
-        if train_time() >= budget:
+        if stopped:
             print("budget: %g min of training spent in epoch %d at step %d of %d (%.0f%% of the "
                   "one-cycle schedule, lr %.2e): stopping here"
                   % (a.minutes, epoch + 1, step, total, 100.0 * step / total, lr), flush=True)
-            break
+            continue
         epoch += 1
         print("epoch %d train_s %.1f loss %.4f lr %.2e"
               % (epoch, train_time(), np.mean(losses), lr), flush=True)
         if cfg["eval_every"] and epoch % cfg["eval_every"] == 0:
-            thr, evaluated = evaluate(epoch, step), step
+            thr, evaluated = evaluate(step), step
     if evaluated != step:
-        thr = evaluate(epoch, step)
+        thr = evaluate(step)
     trained, total_s = train_time(), time.perf_counter() - clock[0]
 
     # test: gallery = every train.csv image; new_whale at the last validation threshold
