@@ -183,8 +183,9 @@ def augment(x, cfg, g):
     o = lambda key: cfg["aug." + key]  # noqa: E731
     u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     rng = lambda lo, hi: lo + (hi - lo) * u(b)  # noqa: E731
-    maybe = lambda p, lo, hi, off: torch.where(u(b) < p, rng(lo, hi), torch.full((b,), off))  # noqa: E731,E501
-    luma = lambda v: v if c == 1 else (v * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)  # noqa: E731,E501
+    maybe = lambda p, lo, hi, off: torch.where(u(b) < p, rng(lo, hi), torch.full((b,), off))  # noqa
+    rgb_to_y = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    luma = lambda v: v if c == 1 else (v * rgb_to_y).sum(1, keepdim=True)  # noqa: E731
     mean_luma = luma(x).mean((1, 2, 3)).view(b, 1, 1, 1)  # of the source: the contrast pivot
     # geometry: forward map (centred pixel units) = rotation @ shear @ zoom, + translation
     affine, flip, rad = u(b) < o("p_affine"), u(b) < o("p_flip"), math.pi / 180
@@ -239,7 +240,8 @@ class EpochBatches(torch.utils.data.Dataset):
         return len(self.batches)
 
     def __getitem__(self, b):
-        g = torch.Generator().manual_seed((self.cfg["seed"] * 1000003 + self.epoch * 4099 + b) % 2**63)
+        seed = (self.cfg["seed"] * 1000003 + self.epoch * 4099 + b) % 2**63
+        g = torch.Generator().manual_seed(seed)
         items, labels = zip(*self.batches[b])
         x = augment(self.cache[list(items)], self.cfg, g)
         return (x - self.norm[0]) / self.norm[1], torch.tensor(labels)
@@ -249,7 +251,7 @@ def arcface_loss(emb, weight, labels, s, m, k):
     cos = F.linear(F.normalize(emb), F.normalize(weight))  # (N, C*k)
     cos = cos.view(len(emb), -1, k).max(2).values.clamp(-1, 1)
     target = cos.gather(1, labels[:, None])
-    sin = (1 - target * target).clamp(min=0).sqrt()
+    sin = (1 - target * target).clamp(min=1e-12).sqrt()  # finite gradient at |cos| = 1
     phi = torch.where(target > math.cos(math.pi - m), target * math.cos(m) - sin * math.sin(m),
                       target - math.sin(math.pi - m) * m)
     logits = s * cos.scatter(1, labels[:, None], phi)
@@ -397,7 +399,8 @@ def main():
         score, thr = best_threshold(whale, sim, truth)
         top1 = float(np.mean(predict(whale, sim, thr)[:, 0] == truth))
         clock[1] += time.perf_counter() - e0
-        row = (train_time(), time.perf_counter() - clock[0], step / per_epoch, step, score, top1, thr)
+        row = (train_time(), time.perf_counter() - clock[0], step / per_epoch, step, score, top1,
+               thr)
         print("eval train_s %.1f total_s %.1f epoch %.2f step %d val_map5 %.4f val_top1 %.4f "
               "threshold %.4f" % row, flush=True)
         if curve:
@@ -449,7 +452,8 @@ def main():
     whale, sim = top5_whales(embed(model, d.test_cache, norm, cfg["tta_flip"]), emb, d.labels,
                              len(d.whales))
     pred = predict(whale, sim, thr)
-    names = lambda p: " ".join("new_whale" if j == NEW else d.whales[j] for j in p if j != -2)  # noqa: E731,E501
+    names = lambda p: " ".join("new_whale" if j == NEW else d.whales[j]  # noqa: E731
+                               for j in p if j != -2)
     with open(a.submission, "w") as f:
         f.write("Image,Id\n" + "".join("%s,%s\n" % (n, names(p)) for n, p in zip(d.tests, pred)))
     true_ids = dict(read_csv(os.path.join(root, "test_truth.csv")))
