@@ -80,9 +80,8 @@ static int load_run(const fw_command *cmd, const char *ref, const char *which, l
         rc = fw_run_config_parse(&run_cfg, info.config, r->run_id, &err);
     if (rc == FW_OK) {
         rc = open_checkpoint(r, which, &ck, &err);
-        if (rc == FW_ENOTFOUND)
-            rc = fw_fail(&err, FW_ENOTFOUND, "run %s has no checkpoint (%s) yet", r->run_id,
-                         which);
+        if (rc == FW_ENOTFOUND && (!strcmp(which, "best") || !strcmp(which, "last")))
+            rc = fw_fail(&err, FW_ENOTFOUND, "run %s has no checkpoint yet", r->run_id);
     }
     fw_run_config_default(&r->cfg);
     if (rc == FW_OK && ck.config && *ck.config)

@@ -158,7 +158,7 @@ static void watch(fw_trainer *t, const char *run_id)
             printf("epoch %ld/%d  step %lld  loss %.4f  lr %.3g  %.1f img/s  data wait %.0f%%",
                    s.epoch, s.epochs, (long long)s.step, s.loss, s.lr, s.img_per_s,
                    100.0 * s.data_wait);
-            if (s.last_map5 >= 0)
+            if (s.last_eval_epoch == s.epoch)
                 printf("  val mAP@5 %.4f (best %.4f)", s.last_map5, s.best_map5);
             printf("\n");
             fflush(stdout);

@@ -268,7 +268,7 @@ void fw_run_config_default(fw_run_config *cfg)
     cfg->contrastive_margin = 1.0, cfg->contrastive_weight = 1.0;
     cfg->sampler_p = 8, cfg->sampler_k = 4, cfg->sampler_new = 0;
     cfg->optimizer = FW_OPTIM_ADAMW;
-    cfg->lr = 2e-3;
+    cfg->lr = 5e-4;
     cfg->head_lr_mult = 10.0;
     cfg->weight_decay = 1e-4;
     cfg->momentum = 0.9;
@@ -281,7 +281,7 @@ void fw_run_config_default(fw_run_config *cfg)
     cfg->t_mult = 2;
     cfg->step_epochs = 10.0;
     cfg->gamma = 0.1;
-    cfg->epochs = 30;
+    cfg->epochs = 40;
     cfg->lr_find = 0;
     fw_augment_opts_default(&cfg->aug);
     cfg->precision = FW_PRECISION_FP32;

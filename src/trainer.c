@@ -283,6 +283,7 @@ static int evaluate(fw_trainer *t, int *is_best, fw_error *err)
                    *is_best ? " (best)" : "");
     pthread_mutex_lock(&t->mu);
     t->st.last_map5 = ev.map5;
+    t->st.last_eval_epoch = t->pos.epoch;
     if (t->pos.has_best)
         t->st.best_map5 = t->pos.best_metric;
     pthread_mutex_unlock(&t->mu);
@@ -666,6 +667,7 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
     t->cfg = *opts->cfg;
     t->last_saved_step = -1;
     t->st.best_map5 = t->st.last_map5 = -1;
+    t->st.last_eval_epoch = -1;
     t->st.epochs = t->cfg.epochs;
     snprintf(t->workspace, sizeof t->workspace, "%s", opts->workspace);
     snprintf(t->run_id, sizeof t->run_id, "%s", opts->run_id);

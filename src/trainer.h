@@ -75,6 +75,7 @@ typedef struct fw_trainer_state {
     double data_wait;            /* share of step time spent waiting for batches */
     double best_map5;            /* -1 before the first evaluation */
     double last_map5;            /* -1 before the first evaluation */
+    long last_eval_epoch;        /* the epoch last_map5 belongs to (-1: none) */
     int64_t skipped;             /* non-finite steps skipped */
 } fw_trainer_state;
 

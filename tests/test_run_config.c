@@ -42,8 +42,8 @@ static void test_defaults_validate(void)
     CHECK_INT(c.losses, FW_RUN_LOSS_ARCFACE);
     CHECK_INT(c.optimizer, FW_OPTIM_ADAMW);
     CHECK_INT(c.schedule, FW_SCHED_ONE_CYCLE);
-    CHECK(c.lr == 2e-3);
-    CHECK_INT(c.epochs, 30);
+    CHECK(c.lr == 5e-4);
+    CHECK_INT(c.epochs, 40);
     CHECK_STR(c.device, "cpu");
     CHECK(c.seed == 42);
     /* the augmentation defaults are the library's */
@@ -820,9 +820,9 @@ static void test_learner_translation(void)
     fw_optim_config od;
     fw_optim_config_default(&od, FW_OPTIM_ADAMW);
     CHECK(lc.optim.beta2 == od.beta2 && lc.optim.eps == od.eps);
-    CHECK(lc.optim.weight_decay == 1e-4 && lc.optim.lr == 2e-3 && lc.optim.head_lr_mult == 10);
+    CHECK(lc.optim.weight_decay == 1e-4 && lc.optim.lr == 5e-4 && lc.optim.head_lr_mult == 10);
     CHECK_INT(lc.head.n_terms, 1);
-    CHECK_INT(lc.schedule.total_steps, 300);
+    CHECK_INT(lc.schedule.total_steps, 400);
     CHECK_INT(lc.schedule.warmup_steps, 0);
 
     /* sgdr and step lengths follow the epoch */
@@ -840,7 +840,7 @@ static void test_learner_translation(void)
     CHECK_INT(lc.schedule.step_size, 40);
     CHECK(lc.schedule.gamma == 0.5);
     p = fw_schedule_at(&lc.schedule, 40);
-    CHECK_NEAR(p.lr, 2e-3 * 0.5, 1e-15);
+    CHECK_NEAR(p.lr, 5e-4 * 0.5, 1e-15);
 }
 
 /* The learner accepts what the translation produces (a tiny model). */
