@@ -154,19 +154,21 @@ static void watch(fw_trainer *t, const char *run_id)
         }
         if (bar && s.total > 0)
             fw_progress_set(bar, s.done);
-        if (s.epoch > printed_epoch && printed_epoch >= 0) {
+        if (printed_epoch < 0)
+            printed_epoch = s.start_epoch;
+        while (printed_epoch >= 0 && printed_epoch < s.epoch) {
+            fw_epoch_summary e;
+            if (fw_trainer_epoch_summary(t, printed_epoch + 1, &e) != FW_OK)
+                break;
+            printed_epoch = e.epoch;
             printf("epoch %ld/%d  step %lld  loss %.4f  lr %.3g  %.1f img/s  data wait %.0f%%",
-                   s.epoch, s.epochs, (long long)s.step, s.loss, s.lr, s.img_per_s,
-                   100.0 * s.data_wait);
-            if (s.last_eval_epoch == s.epoch)
-                printf("  val mAP@5 %.4f (best %.4f)", s.last_map5, s.best_map5);
+                   e.epoch, s.epochs, (long long)e.step, e.loss, e.lr, e.img_per_s,
+                   100.0 * e.data_wait);
+            if (e.val_map5 >= 0)
+                printf("  val mAP@5 %.4f (best %.4f)", e.val_map5, e.best_map5);
             printf("\n");
             fflush(stdout);
         }
-        if (s.epoch > printed_epoch)
-            printed_epoch = s.epoch;
-        else if (printed_epoch < 0 && s.phase == FW_PHASE_TRAINING)
-            printed_epoch = s.epoch; /* a resumed run starts here */
         prev = s;
         if (s.phase == FW_PHASE_DONE)
             break;

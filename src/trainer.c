@@ -37,6 +37,8 @@ struct fw_trainer {
     pthread_cond_t cv;
     fw_trainer_state st;
     int want_pause, want_stop; /* this process's requests */
+    fw_epoch_summary *epoch_log; /* (log_cap) by epoch number, .epoch 0 = empty */
+    long log_cap;
 
     /* owned by the thread */
     fw_run_config cfg;
@@ -67,6 +69,38 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int fw_trainer_epoch_summary(fw_trainer *t, long epoch, fw_epoch_summary *out)
+{
+    int rc = FW_ENOTFOUND;
+    pthread_mutex_lock(&t->mu);
+    if (epoch >= 0 && epoch < t->log_cap && t->epoch_log[epoch].epoch == epoch) {
+        *out = t->epoch_log[epoch];
+        rc = FW_OK;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+/* Record a completed epoch's summary (the log grows as needed). */
+static int log_epoch(fw_trainer *t, const fw_epoch_summary *e, fw_error *err)
+{
+    pthread_mutex_lock(&t->mu);
+    if (e->epoch >= t->log_cap) {
+        long cap = e->epoch + 64;
+        fw_epoch_summary *n = realloc(t->epoch_log, (size_t)cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&t->mu);
+            return fw_fail(err, FW_ENOMEM, "out of memory");
+        }
+        memset(n + t->log_cap, 0, (size_t)(cap - t->log_cap) * sizeof *n);
+        t->epoch_log = n;
+        t->log_cap = cap;
+    }
+    t->epoch_log[e->epoch] = *e;
+    pthread_mutex_unlock(&t->mu);
+    return FW_OK;
 }
 
 int fw_trainer_checkpoint_dir(const char *workspace, const char *run_id, char *buf, size_t cap,
@@ -454,7 +488,7 @@ static int record_step(fw_trainer *t, const fw_step_result *r, int n, double ste
 
 /* Everything after the epoch's last batch: metrics, evaluation, checkpoint. */
 static int end_of_epoch(fw_trainer *t, double epoch_s, double wait_s, long images,
-                        fw_error *err)
+                        double loss_sum, long loss_n, fw_error *err)
 {
     int64_t step = fw_learner_steps_done(t->learner);
     double ep = (double)t->pos.epoch;
@@ -468,10 +502,20 @@ static int end_of_epoch(fw_trainer *t, double epoch_s, double wait_s, long image
         FW_TRY(evaluate(t, &is_best, err));
     if (t->pos.epoch % t->cfg.checkpoint_every == 0 || is_best || last)
         FW_TRY(save_checkpoint(t, is_best, err));
+    fw_epoch_summary e = {.epoch = t->pos.epoch, .step = step,
+                          .loss = loss_n > 0 ? loss_sum / (double)loss_n : NAN,
+                          .img_per_s = epoch_s > 0 ? images / epoch_s : 0,
+                          .data_wait = epoch_s > 0 ? wait_s / epoch_s : 0};
+    pthread_mutex_lock(&t->mu);
+    e.lr = t->st.lr;
+    e.val_map5 = t->st.last_eval_epoch == t->pos.epoch ? t->st.last_map5 : -1;
+    e.best_map5 = t->st.best_map5;
+    pthread_mutex_unlock(&t->mu);
+    FW_TRY(log_epoch(t, &e, err));
     /* Published last, so a watcher sees the epoch with its evaluation. */
     pthread_mutex_lock(&t->mu);
     t->st.epoch = t->pos.epoch;
-    t->st.data_wait = epoch_s > 0 ? wait_s / epoch_s : 0;
+    t->st.data_wait = e.data_wait;
     pthread_mutex_unlock(&t->mu);
     return FW_OK;
 }
@@ -484,8 +528,8 @@ static int train_loop(fw_trainer *t, fw_error *err)
                        err));
     back_to_training(t);
     int rc = FW_OK, nan_run = 0;
-    double epoch_t0 = now_s(), wait_s = 0;
-    long images = 0;
+    double epoch_t0 = now_s(), wait_s = 0, loss_sum = 0;
+    long images = 0, loss_n = 0;
     for (;;) {
         int stop = 0;
         if ((rc = check_control(t, &stop, err)) != FW_OK)
@@ -513,6 +557,10 @@ static int train_loop(fw_trainer *t, fw_error *err)
         }
         if ((rc = record_step(t, &r, b->n, now_s() - t0, err)) != FW_OK)
             break;
+        if (!r.skipped) {
+            loss_sum += r.loss;
+            loss_n++;
+        }
         if (r.skipped) {
             nan_run++;
             if ((rc = event(t, FW_EVENT_NAN_STEP, err,
@@ -532,11 +580,12 @@ static int train_loop(fw_trainer *t, fw_error *err)
         }
         if (t->pos.sampler_batch == 0) {
             t->pos.epoch = t->pos.sampler_epoch;
-            if ((rc = end_of_epoch(t, now_s() - epoch_t0, wait_s, images, err)) != FW_OK)
+            if ((rc = end_of_epoch(t, now_s() - epoch_t0, wait_s, images, loss_sum, loss_n,
+                                   err)) != FW_OK)
                 break;
             epoch_t0 = now_s();
-            wait_s = 0;
-            images = 0;
+            wait_s = loss_sum = 0;
+            images = loss_n = 0;
         }
     }
     fw_loader_close(loader);
@@ -607,6 +656,7 @@ static int run(fw_trainer *t, fw_error *err)
     t->st.epochs = t->cfg.epochs;
     t->st.epoch = t->pos.epoch;
     t->st.step = fw_learner_steps_done(t->learner);
+    t->st.start_epoch = t->pos.epoch;
     pthread_mutex_unlock(&t->mu);
 
     if (t->pos.epoch < t->cfg.epochs)
@@ -668,6 +718,7 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
     t->last_saved_step = -1;
     t->st.best_map5 = t->st.last_map5 = -1;
     t->st.last_eval_epoch = -1;
+    t->st.start_epoch = -1;
     t->st.epochs = t->cfg.epochs;
     snprintf(t->workspace, sizeof t->workspace, "%s", opts->workspace);
     snprintf(t->run_id, sizeof t->run_id, "%s", opts->run_id);
@@ -703,6 +754,7 @@ int fw_trainer_join(fw_trainer *t, int *stopped, fw_error *err)
     if (stopped)
         *stopped = t->stopped;
     free(t->config_text);
+    free(t->epoch_log);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     free(t);

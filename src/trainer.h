@@ -77,7 +77,24 @@ typedef struct fw_trainer_state {
     double last_map5;            /* -1 before the first evaluation */
     long last_eval_epoch;        /* the epoch last_map5 belongs to (-1: none) */
     int64_t skipped;             /* non-finite steps skipped */
+    long start_epoch;            /* completed epochs when this process began training
+                                    (-1 until then) */
 } fw_trainer_state;
+
+/* What one completed epoch did (for per-epoch lines). */
+typedef struct fw_epoch_summary {
+    long epoch;                  /* 1-based */
+    int64_t step;                /* updates applied at its end */
+    double loss;                 /* mean training loss of its applied steps */
+    double lr;                   /* lr of its last step */
+    double img_per_s, data_wait; /* training images/s, share of time waiting for data */
+    double val_map5;             /* its evaluation, or -1 when it had none */
+    double best_map5;            /* best so far, -1 before the first evaluation */
+} fw_epoch_summary;
+
+/* The summary of epoch `epoch` trained by this trainer; FW_ENOTFOUND when it
+ * has not completed (or was trained by an earlier process). */
+int fw_trainer_epoch_summary(fw_trainer *t, long epoch, fw_epoch_summary *out);
 
 /* Start the thread (the run must exist in the store). Errors before the
  * thread starts are returned here; later ones come from fw_trainer_join and
