@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,7 @@ static void install_signals(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -249,7 +251,16 @@ static int run_foreground(const fw_command *cmd, const char *workspace, const ch
     fw_error err;
     fw_error_clear(&err);
     fw_trainer *t = NULL;
-    if (fw_trainer_start(&o, &t, &err) != FW_OK)
+    /* Only this thread takes SIGINT/SIGTERM: the trainer's threads (created
+     * with them blocked) never see a system call interrupted by them. */
+    sigset_t stop_set, old_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
+    int started = fw_trainer_start(&o, &t, &err);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    if (started != FW_OK)
         return fw_cli_report(cmd, &err);
     double t0 = now_s();
     watch(t, run_id);
