@@ -352,6 +352,24 @@ static void test_braille_dots(void)
             }
         }
     CHECK_INT(lit, 16 + 8);
+
+    /* points just outside the view light nothing: right of x1, above y1,
+     * below y0, left of x0 */
+    fw_plot_clear(&p);
+    int dw = g.area_w * 2;
+    double ox[4] = {dw + 0.3, 4.5, 6.5, -0.2}, oy[4] = {5.5, dh + 0.2, -0.3, 5.5};
+    for (int i = 0; i < 4; i++)
+        CHECK(add(&p, &ox[i], &oy[i], 1, i, 0, NULL) == i);
+    CHECK(fw_plot_render(&p, w, h, &g, NULL) == FW_OK);
+    CHECK_INT(count_lit(&g), 0);
+    /* ...but the view's edges belong to it: x = x1 and y = y0 light the last
+     * column's bottom dot */
+    fw_plot_clear(&p);
+    double ex = dw, ey = 0;
+    CHECK(add(&p, &ex, &ey, 1, 0, 0, NULL) == 0);
+    CHECK(fw_plot_render(&p, w, h, &g, NULL) == FW_OK);
+    CHECK_INT(count_lit(&g), 1);
+    CHECK(dot_lit(&g, dw - 1, dh - 1));
     fw_plot_grid_free(&g);
     fw_plot_free(&p);
 }

@@ -463,12 +463,16 @@ static int dot_index(double t, int size)
     return (int)floor(t);
 }
 
-/* Fill rows [vmin, vmax] (continuous) of dot column col. */
+/* Dot column of a continuous u; outside [0, dw) (but u == dw, the view's
+ * right edge) it stays outside. */
+static double dot_column(const raster *r, double u) { return u == r->dw ? r->dw - 1 : floor(u); }
+
+/* Fill rows [vmin, vmax] (continuous) of dot column col (an integer). */
 static void vertical_span(raster *r, double col, double vmin, double vmax, int prio, int owner)
 {
-    if (col < 0 || col > r->dw || vmax < 0 || vmin > r->dh)
+    if (col < 0 || col >= r->dw || vmax < 0 || vmin > r->dh)
         return;
-    int c = dot_index(col, r->dw);
+    int c = (int)col;
     int a = dot_index(fmax(vmin, 0.0), r->dh), b = dot_index(fmin(vmax, (double)r->dh), r->dh);
     for (int row = a; row <= b; row++)
         set_dot(r, c, row, prio, owner);
@@ -532,7 +536,7 @@ static void polyline(raster *r, const double *x, const double *y, size_t n, int 
             continue;
         double u, v;
         to_dots(r, x[i], y[i], &u, &v);
-        double c = u == r->dw ? r->dw - 1 : floor(u);
+        double c = dot_column(r, u);
         if (have && c == col) {
             vmin = fmin(vmin, v);
             vmax = fmax(vmax, v);
@@ -569,9 +573,10 @@ static int envelope(raster *r, const double *x, const double *y, size_t n, int o
             continue;
         double u, v;
         to_dots(r, x[i], y[i], &u, &v);
-        if (u < 0 || u > r->dw)
+        double col = dot_column(r, u);
+        if (col < 0 || col >= r->dw)
             continue;
-        int c = dot_index(u, r->dw);
+        int c = (int)col;
         lo[c] = fmin(lo[c], v);
         hi[c] = fmax(hi[c], v);
     }
@@ -784,8 +789,8 @@ int fw_plot_render(fw_plot *p, int w, int h, fw_plot_grid *g, fw_error *err)
         last_row = row;
         put_glyph(g, g->area_y + row, lw, ytick, FW_PLOT_ROLE_AXIS, -1);
         int len = text_len(yt.label[i]);
-        put_text(g, utf8, g->area_y + row, len < lw ? lw - len : 0, lw, yt.label[i],
-                 FW_PLOT_ROLE_TICK_LABEL, -1);
+        if (len <= lw) /* a cut label would lie: leave the tick unlabelled */
+            put_text(g, utf8, g->area_y + row, lw - len, lw, yt.label[i], FW_PLOT_ROLE_TICK_LABEL, -1);
     }
 
     /* x ticks: the most that fit with a space between labels */
@@ -835,8 +840,7 @@ int fw_plot_render(fw_plot *p, int w, int h, fw_plot_grid *g, fw_error *err)
         rc = fw_fail(err, FW_ENOMEM, "plot: no memory for the raster");
     if (rc == FW_OK && usable(p->cursor_x, p->log_x)) {
         double u = (to_axis(p->cursor_x, p->log_x) - tx0) / (tx1 - tx0) * r.dw;
-        if (u >= 0 && u <= r.dw)
-            vertical_span(&r, u, 0, r.dh, PRIO_CURSOR, -1);
+        vertical_span(&r, dot_column(&r, u), 0, r.dh, PRIO_CURSOR, -1);
     }
     for (int s = 0; rc == FW_OK && s < p->n_series; s++) {
         fw_plot_series_data *d = &p->series[s];

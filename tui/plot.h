@@ -24,7 +24,10 @@
  * or wall time: whichever array the caller passes). Non-finite points
  * (NaN, ±Inf) are skipped; on a log axis non-positive values are skipped
  * too and counted (grid->hidden_nonpositive), and the legend says so.
- * Consecutive kept points are joined by straight lines (in screen space).
+ * Consecutive kept points are joined by straight lines (in screen space),
+ * clipped to the view; a point on the view's right or bottom edge is drawn
+ * in the last dot column/row, a point beyond it not at all. Rendering costs
+ * O(points + cells): runs of points in one dot column become one span.
  *
  * Smoothing: the debiased EMA of fw_ema_debiased with beta = plot->smoothing
  * (0 = none), as TensorBoard's smoothing slider. Envelope: for each dot
@@ -169,7 +172,8 @@ int fw_plot_render(fw_plot *p, int w, int h, fw_plot_grid *grid, fw_error *err);
 void fw_plot_grid_free(fw_plot_grid *grid);
 
 /* The x (data units) at the centre of a column of the grid's plot area
- * (0 = its first column), for mouse clicks and cursor steps. */
+ * (0 = its first column), for mouse clicks and cursor steps; grid is the
+ * last successful render of p. */
 double fw_plot_x_at_column(const fw_plot *p, const fw_plot_grid *grid, int column);
 
 /* For each series with a drawable point, the point whose x is nearest to x
