@@ -384,8 +384,21 @@ static int put_cell(char *out, size_t out_size, size_t *len, int level, fw_spark
     return 1;
 }
 
-/* Blank cells count towards the width but not the range. */
-static int spark_cells(const double *values, int n, int leading_blanks, double lo, double hi,
+/* The values a sparkline draws: an array, or a stretch of a ring. */
+typedef struct spark_series {
+    const double *array;
+    const fw_ring *ring;
+    int first; /* ring index of value 0 */
+    int n;
+} spark_series;
+
+static double series_at(const spark_series *s, int i)
+{
+    return s->array ? s->array[i] : fw_ring_at(s->ring, s->first + i);
+}
+
+/* Leading blank cells count towards the width but not the range. */
+static int spark_cells(const spark_series *s, int leading_blanks, double lo, double hi,
                        fw_spark_glyphs glyphs, char *out, size_t out_size)
 {
     if (out_size == 0)
@@ -393,11 +406,13 @@ static int spark_cells(const double *values, int n, int leading_blanks, double l
     out[0] = '\0';
     if (isnan(lo) || isnan(hi)) {
         double mn = INFINITY, mx = -INFINITY;
-        for (int i = 0; i < n; i++)
-            if (isfinite(values[i])) {
-                mn = values[i] < mn ? values[i] : mn;
-                mx = values[i] > mx ? values[i] : mx;
+        for (int i = 0; i < s->n; i++) {
+            double v = series_at(s, i);
+            if (isfinite(v)) {
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
             }
+        }
         if (isnan(lo))
             lo = mn;
         if (isnan(hi))
@@ -409,12 +424,13 @@ static int spark_cells(const double *values, int n, int leading_blanks, double l
     for (int i = 0; i < leading_blanks; i++, cells++)
         if (!put_cell(out, out_size, &len, -1, glyphs))
             return cells;
-    for (int i = 0; i < n; i++, cells++) {
+    for (int i = 0; i < s->n; i++, cells++) {
+        double v = series_at(s, i);
         int level = -1;
-        if (isfinite(values[i])) {
+        if (isfinite(v)) {
             level = 0;
             if (range_ok) {
-                double f = floor(8.0 * (values[i] - lo) / (hi - lo));
+                double f = floor(8.0 * (v - lo) / (hi - lo));
                 level = f < 0 ? 0 : f > 7 ? 7 : (int)f;
             }
         }
@@ -427,29 +443,19 @@ static int spark_cells(const double *values, int n, int leading_blanks, double l
 int fw_sparkline(const double *values, int n, double lo, double hi, fw_spark_glyphs glyphs,
                  char *out, size_t out_size)
 {
-    return spark_cells(values, n < 0 ? 0 : n, 0, lo, hi, glyphs, out, out_size);
+    spark_series s = {.array = values, .n = n < 0 || !values ? 0 : n};
+    return spark_cells(&s, 0, lo, hi, glyphs, out, out_size);
 }
 
 int fw_sparkline_ring(const fw_ring *r, int width, double lo, double hi,
                       fw_spark_glyphs glyphs, char *out, size_t out_size)
 {
-    if (width <= 0) {
-        if (out_size)
-            out[0] = '\0';
-        return 0;
-    }
-    double small[256];
-    double *shown = width <= 256 ? small : malloc((size_t)width * sizeof *shown);
-    if (!shown) {
-        if (out_size)
-            out[0] = '\0';
-        return 0;
-    }
-    int n = fw_ring_copy_last(r, width, shown);
-    int cells = spark_cells(shown, n, width - n, lo, hi, glyphs, out, out_size);
-    if (shown != small)
-        free(shown);
-    return cells;
+    if (width < 0)
+        width = 0;
+    int count = r ? r->count : 0;
+    int n = width < count ? width : count;
+    spark_series s = {.ring = r, .first = count - n, .n = n};
+    return spark_cells(&s, width - n, lo, hi, glyphs, out, out_size);
 }
 
 /* ------------------------------------------------------------ the sampler */
