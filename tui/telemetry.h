@@ -12,6 +12,8 @@
  *
  * Percentages are 0..100. NaN means "no value": a core that is offline or
  * has only one sample so far, a GPU field the board does not report.
+ * A sampler belongs to one thread (the UI's); one sample costs ~30 µs of
+ * CPU on the development machine without GPUs (NVML adds its own calls).
  */
 #ifndef FW_TELEMETRY_H
 #define FW_TELEMETRY_H
