@@ -150,8 +150,9 @@ static void watch(fw_trainer *t, const char *run_id)
             fflush(stdout);
             if (s.phase == FW_PHASE_LOADING || s.phase == FW_PHASE_LR_FIND ||
                 s.phase == FW_PHASE_TRAINING || s.phase == FW_PHASE_EVALUATING)
-                bar = fw_progress_start(fw_trainer_phase_name(s.phase), s.total > 0 ? s.total : 1,
-                                        phase_unit(s.phase), stderr);
+                bar = fw_progress_start_at(fw_trainer_phase_name(s.phase), s.done,
+                                           s.total > 0 ? s.total : 1, phase_unit(s.phase),
+                                           stderr);
         }
         if (bar && s.total > 0)
             fw_progress_set(bar, s.done);

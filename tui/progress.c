@@ -14,6 +14,7 @@ struct fw_progress {
     char label[128];
     char unit[24];
     long total;
+    long base;       /* items already done at the start (not counted in the rate) */
     atomic_long done;
     FILE *out;
     int tty;
@@ -44,6 +45,12 @@ static void format_eta(double s, char *buf, size_t n)
 
 fw_progress *fw_progress_start(const char *label, long total, const char *unit, FILE *out)
 {
+    return fw_progress_start_at(label, 0, total, unit, out);
+}
+
+fw_progress *fw_progress_start_at(const char *label, long done, long total, const char *unit,
+                                  FILE *out)
+{
     fw_progress *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -53,7 +60,8 @@ fw_progress *fw_progress_start(const char *label, long total, const char *unit, 
     p->out = out ? out : stderr;
     p->tty = isatty(fileno(p->out)) && getenv("CI") == NULL;
     p->t0 = p->last_draw = now_s();
-    atomic_init(&p->done, 0);
+    p->base = done > 0 ? done : 0;
+    atomic_init(&p->done, p->base);
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -61,7 +69,7 @@ fw_progress *fw_progress_start(const char *label, long total, const char *unit, 
 static void draw(fw_progress *p, long done, double t, int final)
 {
     double el = t - p->t0;
-    double rate = el > 0 ? done / el : 0;
+    double rate = el > 0 && done > p->base ? (done - p->base) / el : 0;
     char eta[32];
     format_eta(rate > 0 && p->total > 0 ? (p->total - done) / rate : -1, eta, sizeof eta);
     if (p->tty) {

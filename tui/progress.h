@@ -11,6 +11,11 @@ typedef struct fw_progress fw_progress;
 /* label is sanitised before display. out is usually stderr. */
 fw_progress *fw_progress_start(const char *label, long total, const char *unit, FILE *out);
 
+/* The same for work resumed with `done` items already finished: the rate and
+ * ETA count only what is done from now on. */
+fw_progress *fw_progress_start_at(const char *label, long done, long total, const char *unit,
+                                  FILE *out);
+
 /* Set the number of finished items (monotonic; smaller values are ignored). */
 void fw_progress_set(fw_progress *p, long done);
 
