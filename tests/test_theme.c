@@ -966,6 +966,30 @@ static void test_man_page_covers_roles_and_keys(void)
         snprintf(dflt, sizeof dflt, "Default: %s", keys[k].default_value);
         CHECK_MSG(contains(entry, dflt), "entry %s lacks '%s'", keys[k].name, dflt);
     }
+    /* the examples parse: the .nf blocks that start with these comments */
+    static const char *const examples[] = {"# ~/.config/flukewatch/config\n",
+                                           "# ~/.config/flukewatch/themes/midnight.theme\n"};
+    for (int e = 0; e < 2; e++) {
+        const char *start = strstr(page, examples[e]);
+        const char *end = start ? strstr(start, "\n.fi\n") : NULL;
+        CHECK_MSG(start && end, "no example '%s'", examples[e]);
+        if (!start || !end)
+            continue;
+        snprintf(text, sizeof text, "%.*s", (int)(end - start), start);
+        CHECK_MSG(!strchr(text, '\\'), "roff escapes in the example: %s", text);
+        fw_error err = {0};
+        if (e == 0) {
+            fw_user_config cfg;
+            fw_user_config_defaults(&cfg);
+            CHECK_MSG(fw_user_config_parse(&cfg, text, "example", &err) == 0, "%s", err.msg);
+            CHECK_STR(cfg.theme, "light");
+            CHECK_INT(cfg.refresh_ms, 250);
+        } else {
+            fw_theme t;
+            CHECK_MSG(fw_theme_parse(text, "example", "midnight", &t, &err) == 0, "%s", err.msg);
+            CHECK_INT(t.role[FW_ROLE_PLOT2].fg.value, 0xebcb8b);
+        }
+    }
     for (int i = 0; i < N_SHIPPED; i++) { /* as roff writes it: '-' as "\\-" */
         char roff[64], *o = roff;
         for (const char *c = SHIPPED[i]; *c && o < roff + sizeof roff - 3; c++) {
