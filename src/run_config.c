@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "edit_distance.h"
 #include "fileio.h"
 #include "sanitize.h"
 
@@ -433,32 +434,6 @@ static int bad_value(fw_error *err, int i, const char *value, const char *origin
                    shown, strlen(value) >= sizeof shown - 1 ? "..." : "", origin);
 }
 
-/* Levenshtein distance, capped inputs (64 bytes). */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 1000;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* origin NULL: no "(origin)" in the message. */
 static int unknown_key(const char *key, const char *origin, fw_error *err)
 {
@@ -468,7 +443,7 @@ static int unknown_key(const char *key, const char *origin, fw_error *err)
         snprintf(where, sizeof where, " (%s)", origin);
     int best = -1, best_d = 3;
     for (int i = 0; i < N_KEYS; i++) {
-        int d = edit_distance(key, KEYS[i].name);
+        int d = fw_edit_distance(key, KEYS[i].name);
         if (d < best_d)
             best = i, best_d = d;
     }

@@ -1,6 +1,7 @@
 /* theme.c — theme files: parsing, fallbacks, finding by name, and resolving
  * colours for a terminal's colour depth (see theme.h and
  * man/flukewatch-theme.5). */
+#include "../src/edit_distance.h"
 #include "theme.h"
 
 #include <ctype.h>
@@ -344,39 +345,13 @@ static void strip_comment(char *line)
         }
 }
 
-/* Levenshtein distance of two short strings (over 64 bytes: "far"). */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 1000;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 static int unknown_role(const char *role, const char *origin, long line, fw_error *err)
 {
     char shown[96];
     fw_sanitize(role, shown, sizeof shown);
     int best = -1, best_d = 3;
     for (int r = 0; r < FW_ROLE_COUNT; r++) {
-        int d = edit_distance(role, ROLE_NAMES[r]);
+        int d = fw_edit_distance(role, ROLE_NAMES[r]);
         if (d < best_d)
             best = r, best_d = d;
     }
