@@ -1,7 +1,6 @@
 /* theme.c — theme files: parsing, fallbacks, finding by name, and resolving
  * colours for a terminal's colour depth (see theme.h and
  * man/flukewatch-theme.5). */
-#include "../src/edit_distance.h"
 #include "theme.h"
 
 #include <ctype.h>
@@ -13,6 +12,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "../src/edit_distance.h"
 #include "fileio.h"
 #include "sanitize.h"
 #include "thumbs.h"
