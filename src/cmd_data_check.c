@@ -117,30 +117,13 @@ static int parse_args(int argc, char **argv, check_opts *o)
 static int build_cache(const check_opts *o, const fw_dataset *ds, fw_image_cache *cache,
                        fw_error *err)
 {
-    char **paths = calloc((size_t)ds->n_train, sizeof *paths);
-    fw_bbox *boxes = calloc((size_t)ds->n_train, sizeof *boxes);
-    int rc = (!paths || !boxes) ? fw_fail(err, FW_ENOMEM, "out of memory") : FW_OK;
-    for (long i = 0; rc == FW_OK && i < ds->n_train; i++) {
-        char path[4096];
-        rc = fw_dataset_path(ds, "train", ds->train[i].image, path, sizeof path, err);
-        if (rc == FW_OK && !(paths[i] = strdup(path)))
-            rc = fw_fail(err, FW_ENOMEM, "out of memory");
-        boxes[i] = ds->train[i].box;
-    }
-    if (rc == FW_OK) {
-        fflush(stdout);
-        fw_progress *bar = fw_progress_start("decode", ds->n_train, "img", stderr);
-        fw_cache_opts copts = {.width = o->width, .height = o->height,
-                               .channels = o->channels, .threads = o->threads,
-                               .disk_dir = o->cache_dir,
-                               .progress = fw_progress_callback, .progress_ctx = bar};
-        rc = fw_cache_build(cache, (const char *const *)paths, boxes, ds->n_train, &copts, err);
-        fw_progress_finish(bar);
-    }
-    for (long i = 0; paths && i < ds->n_train; i++)
-        free(paths[i]);
-    free(paths);
-    free(boxes);
+    fflush(stdout);
+    fw_progress *bar = fw_progress_start("decode", ds->n_train, "img", stderr);
+    fw_cache_opts copts = {.width = o->width, .height = o->height, .channels = o->channels,
+                           .threads = o->threads, .disk_dir = o->cache_dir,
+                           .progress = fw_progress_callback, .progress_ctx = bar};
+    int rc = fw_cache_train_images(ds, &copts, cache, err);
+    fw_progress_finish(bar);
     return rc;
 }
 

@@ -251,8 +251,8 @@ static int predict(loaded_run *r, const char *dir, char **names, long n, float t
     char cache_dir[FW_RUN_PATH_MAX];
     fw_default_cache_dir(cache_dir, sizeof cache_dir);
     fw_progress *bar = fw_progress_start("decode", n, "img", stderr);
-    int rc = fw_run_cache_files(dir, (const char *const *)names, NULL, n, &r->cfg, cache_dir,
-                                fw_progress_callback, bar, &cache, err);
+    fw_cache_opts co = fw_run_cache_opts(&r->cfg, cache_dir, fw_progress_callback, bar);
+    int rc = fw_cache_dir_files(dir, (const char *const *)names, NULL, n, &co, &cache, err);
     fw_progress_finish(bar);
     for (long i = 0; rc == FW_OK && i < cache.n_failed; i++) {
         char clean[600];

@@ -165,10 +165,10 @@ static int run(int argc, char **argv)
     fw_error err;
     fw_error_clear(&err);
     fw_store *s = NULL;
-    if (fw_run_store_open_existing(&s, NULL, 0, &err) < 0)
-        return fw_cli_report(cmd, &err);
     char id[FW_RUN_ID_CAP];
-    int rc = fw_run_ref_resolve(s, ref, id, &err);
+    if (fw_run_ref_open(ref, &s, id, &err) < 0)
+        return fw_cli_report(cmd, &err);
+    int rc = FW_OK;
     /* A --metric the run never wrote is most likely a typo: say which exist. */
     char **names = NULL;
     int n_names = 0;

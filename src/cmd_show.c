@@ -259,15 +259,13 @@ static int run(int argc, char **argv)
     fw_error err;
     fw_error_clear(&err);
     fw_store *s = NULL;
-    if (fw_run_store_open_existing(&s, NULL, 0, &err) < 0)
-        return fw_cli_report(cmd, &err);
     char id[FW_RUN_ID_CAP];
+    if (fw_run_ref_open(ref, &s, id, &err) < 0)
+        return fw_cli_report(cmd, &err);
     fw_run_info r;
     memset(&r, 0, sizeof r);
     fw_run_summary m;
-    int rc = fw_run_ref_resolve(s, ref, id, &err);
-    if (rc == 0)
-        rc = fw_store_run_get(s, id, &r, &err);
+    int rc = fw_store_run_get(s, id, &r, &err);
     if (rc == 0)
         rc = fw_run_summary_read(s, id, &m, &err);
     if (rc == 0) {

@@ -129,7 +129,7 @@ static double now_s(void)
 
 static const char *phase_unit(fw_trainer_phase p)
 {
-    return p == FW_PHASE_TRAINING ? "step" : p == FW_PHASE_LR_FIND ? "step" : "img";
+    return p == FW_PHASE_TRAINING || p == FW_PHASE_LR_FIND ? "step" : "img";
 }
 
 /* Show the trainer's progress until it ends; print a line per epoch. */

@@ -19,9 +19,18 @@ void fw_default_cache_dir(char *buf, size_t cap)
         buf[0] = '\0';
 }
 
-int fw_run_cache_files(const char *dir, const char *const *names, const fw_bbox *boxes, long n,
-                       const fw_run_config *cfg, const char *cache_dir, fw_progress_fn progress,
-                       void *progress_ctx, fw_image_cache *cache, fw_error *err)
+fw_cache_opts fw_run_cache_opts(const fw_run_config *cfg, const char *cache_dir,
+                                fw_progress_fn progress, void *progress_ctx)
+{
+    return (fw_cache_opts){.width = cfg->input_w, .height = cfg->input_h,
+                           .channels = cfg->channels,
+                           .threads = cfg->loader_threads ? cfg->loader_threads : cfg->threads,
+                           .disk_dir = cache_dir && *cache_dir ? cache_dir : NULL,
+                           .progress = progress, .progress_ctx = progress_ctx};
+}
+
+int fw_cache_dir_files(const char *dir, const char *const *names, const fw_bbox *boxes, long n,
+                       const fw_cache_opts *opts, fw_image_cache *cache, fw_error *err)
 {
     char **paths = calloc((size_t)(n ? n : 1), sizeof *paths);
     int rc = !paths ? fw_fail(err, FW_ENOMEM, "out of memory") : FW_OK;
@@ -32,38 +41,30 @@ int fw_run_cache_files(const char *dir, const char *const *names, const fw_bbox 
         else
             snprintf(paths[i], len, "%s/%s", dir, names[i]);
     }
-    if (rc == FW_OK) {
-        fw_cache_opts copts = {.width = cfg->input_w, .height = cfg->input_h,
-                               .channels = cfg->channels,
-                               .threads = cfg->loader_threads ? cfg->loader_threads : cfg->threads,
-                               .disk_dir = cache_dir && *cache_dir ? cache_dir : NULL,
-                               .progress = progress, .progress_ctx = progress_ctx};
-        rc = fw_cache_build(cache, (const char *const *)paths, boxes, n, &copts, err);
-    }
+    if (rc == FW_OK)
+        rc = fw_cache_build(cache, (const char *const *)paths, boxes, n, opts, err);
     for (long i = 0; paths && i < n; i++)
         free(paths[i]);
     free(paths);
     return rc;
 }
 
-/* The cache of every train.csv image, with its bounding boxes. */
-static int train_cache(fw_run_data *d, const fw_run_config *cfg, const char *cache_dir,
-                       fw_progress_fn progress, void *progress_ctx, fw_error *err)
+int fw_cache_train_images(const fw_dataset *ds, const fw_cache_opts *opts, fw_image_cache *cache,
+                          fw_error *err)
 {
-    long n = d->ds.n_train;
+    long n = ds->n_train;
     const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
     fw_bbox *boxes = malloc((size_t)(n ? n : 1) * sizeof *boxes);
     char dir[4096];
     int rc = (!names || !boxes) ? fw_fail(err, FW_ENOMEM, "out of memory") : FW_OK;
-    if (rc == FW_OK && snprintf(dir, sizeof dir, "%s/train", d->ds.root) >= (int)sizeof dir)
-        rc = fw_fail(err, FW_ETOOBIG, "dataset path too long: %s", d->ds.root);
+    if (rc == FW_OK && snprintf(dir, sizeof dir, "%s/train", ds->root) >= (int)sizeof dir)
+        rc = fw_fail(err, FW_ETOOBIG, "dataset path too long: %s", ds->root);
     for (long i = 0; rc == FW_OK && i < n; i++) {
-        names[i] = d->ds.train[i].image;
-        boxes[i] = d->ds.train[i].box;
+        names[i] = ds->train[i].image;
+        boxes[i] = ds->train[i].box;
     }
     if (rc == FW_OK)
-        rc = fw_run_cache_files(dir, names, boxes, n, cfg, cache_dir, progress, progress_ctx,
-                                &d->cache, err);
+        rc = fw_cache_dir_files(dir, names, boxes, n, opts, cache, err);
     free(names);
     free(boxes);
     return rc;
@@ -95,7 +96,8 @@ int fw_run_data_open(fw_run_data *d, const fw_run_config *cfg, const char *cache
         for (long i = 0; i < d->split.n_train; i++)
             if (d->labels[d->split.train[i]] >= 0)
                 d->gallery[d->n_gallery++] = d->split.train[i];
-        rc = train_cache(d, cfg, cache_dir, progress, progress_ctx, err);
+        fw_cache_opts co = fw_run_cache_opts(cfg, cache_dir, progress, progress_ctx);
+        rc = fw_cache_train_images(&d->ds, &co, &d->cache, err);
     }
     if (rc != FW_OK)
         fw_run_data_free(d);

@@ -36,10 +36,18 @@ int fw_run_data_open(fw_run_data *d, const fw_run_config *cfg, const char *cache
                      fw_progress_fn progress, void *progress_ctx, fw_error *err);
 void fw_run_data_free(fw_run_data *d);
 
-/* A cache of n image files DIR/names[i] (boxes may be NULL) at the config's
- * input size and channels; used for the gallery and for predict's images. */
-int fw_run_cache_files(const char *dir, const char *const *names, const fw_bbox *boxes, long n,
-                       const fw_run_config *cfg, const char *cache_dir, fw_progress_fn progress,
-                       void *progress_ctx, fw_image_cache *cache, fw_error *err);
+/* The image-cache options of a run: the config's input size and channels,
+ * its loader (else compute) thread count, cache_dir ("" or NULL: none). */
+fw_cache_opts fw_run_cache_opts(const fw_run_config *cfg, const char *cache_dir,
+                                fw_progress_fn progress, void *progress_ctx);
+
+/* A cache of n image files DIR/names[i] (boxes may be NULL); used for
+ * predict's images. */
+int fw_cache_dir_files(const char *dir, const char *const *names, const fw_bbox *boxes, long n,
+                       const fw_cache_opts *opts, fw_image_cache *cache, fw_error *err);
+
+/* A cache of every train.csv image of ds (DIR/train/NAME), with its box. */
+int fw_cache_train_images(const fw_dataset *ds, const fw_cache_opts *opts, fw_image_cache *cache,
+                          fw_error *err);
 
 #endif

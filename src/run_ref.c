@@ -106,3 +106,14 @@ int fw_run_store_open_existing(fw_store **out, char *ws, size_t ws_cap, fw_error
         return fw_fail(err, FW_ENOTFOUND, "%s: no run store here (no runs yet)", dir);
     return fw_store_open(dir, out, err);
 }
+
+int fw_run_ref_open(const char *text, fw_store **out, char id_out[FW_RUN_ID_CAP], fw_error *err)
+{
+    FW_TRY(fw_run_store_open_existing(out, NULL, 0, err));
+    int rc = fw_run_ref_resolve(*out, text, id_out, err);
+    if (rc != FW_OK) {
+        fw_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}

@@ -22,6 +22,10 @@
  * commands have nothing to show there. */
 int fw_run_store_open_existing(fw_store **out, char *ws, size_t ws_cap, fw_error *err);
 
+/* fw_run_store_open_existing, then fw_run_ref_resolve of text: the store
+ * stays open (close it) only on success; *out is NULL otherwise. */
+int fw_run_ref_open(const char *text, fw_store **out, char id_out[FW_RUN_ID_CAP], fw_error *err);
+
 /* Resolve text to a run id (copied into id_out). */
 int fw_run_ref_resolve(fw_store *s, const char *text, char id_out[FW_RUN_ID_CAP],
                        fw_error *err);
