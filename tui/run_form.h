@@ -55,7 +55,7 @@ typedef enum fw_form_result {
 
 #define FW_FORM_NAME_MAX 128
 #define FW_FORM_VALUE_MAX FW_RUN_PATH_MAX
-#define FW_FORM_ERROR_MAX 320
+#define FW_FORM_ERROR_MAX 512 /* sizeof fw_error.msg */
 
 typedef struct fw_form_field {
     const fw_config_key *key;          /* NULL for the name row */
