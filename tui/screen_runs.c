@@ -31,7 +31,7 @@ enum {
     CTRL_S = 19,
 };
 
-#define RUNS_HINTS "n/c new/clone  p/s pause/stop  r resume  R rename  D del"
+#define RUNS_HINTS "n/c new/clone  p/s pause/stop  r resume  R/D rename/del"
 
 /* What the screen keeps about one run between ticks. */
 typedef struct run_cache {
@@ -355,25 +355,54 @@ typedef struct table_cols {
     int x_id, x_name, x_status, x_epoch, x_bar, x_eta, x_best, x_duration, x_owner;
 } table_cols;
 
-static void layout_columns(int w, table_cols *c)
+static int max_int(int a, int b)
 {
-    c->id = 6;
-    c->status = 12;
-    c->epoch = 7;
-    c->bar = w >= 140 ? 16 : w >= 100 ? 10 : 6;
-    c->eta = 6;
+    return a > b ? a : b;
+}
+
+/* Column widths: each as wide as its header and its widest text; the bar
+ * and the name share what is left. */
+static void layout_columns(runs_screen *rs, fw_app *app, const fw_run_info *runs, int n, int w,
+                           table_cols *c)
+{
+    c->id = 2;
+    c->status = 6;
+    c->epoch = 5;
+    c->eta = 3;
     c->best = 6;
-    c->duration = 6;
-    c->owner = w >= 120 ? 16 : 9;
-    int fixed = c->id + c->status + c->epoch + c->bar + c->eta + c->best + c->duration +
-                c->owner + 10; /* a leading space and nine gaps */
-    c->name = w - fixed;
-    if (c->name > 40) { /* more room: a longer bar, a longer name */
-        c->bar += (c->name - 40) / 2;
+    c->duration = 4;
+    c->owner = 5;
+    for (int i = 0; i < n; i++) {
+        row_text rt;
+        format_row(rs, app, &runs[i], cache_find(rs, runs[i].id), &rt);
+        c->id = max_int(c->id, fw_text_columns(runs[i].id));
+        c->status = max_int(c->status, fw_text_columns(rt.status));
+        c->epoch = max_int(c->epoch, fw_text_columns(rt.epoch));
+        c->eta = max_int(c->eta, fw_text_columns(rt.eta));
+        c->duration = max_int(c->duration, fw_text_columns(rt.duration));
+        c->owner = max_int(c->owner, fw_text_columns(rt.owner));
+    }
+    if (c->owner > 24)
+        c->owner = 24;
+    int fixed = c->id + c->status + c->epoch + c->eta + c->best + c->duration + c->owner +
+                10; /* a leading space and nine gaps */
+    int longest = 4;
+    for (int i = 0; i < n; i++)
+        longest = max_int(longest, fw_text_columns(runs[i].name));
+    int left = w - fixed;
+    c->bar = 8;
+    c->name = left - c->bar;
+    if (c->name > 30) { /* room to spare: a longer bar, then a longer name */
+        c->bar += (c->name - 30) / 2;
         if (c->bar > 30)
             c->bar = 30;
-        c->name = w - (fixed - 6 + c->bar);
+        c->name = left - c->bar;
     }
+    /* No wider than the longest name (or 48): the rest stays blank. */
+    if (c->name > 48)
+        c->name = 48;
+    if (c->name > longest && c->name > 24)
+        c->name = max_int(24, longest);
     if (c->name < 6)
         c->name = 6;
     int x = 1;
@@ -408,14 +437,22 @@ static void draw_header(runs_screen *rs, fw_app *app, int y, int w, const table_
     draw_right(app, y, c->x_eta, c->eta, FW_ROLE_TITLE, b, "ETA");
     draw_right(app, y, c->x_best, c->best, FW_ROLE_TITLE, b, "mAP@5");
     draw_right(app, y, c->x_duration, c->duration, FW_ROLE_TITLE, b, "time");
-    fw_draw_text(app, y, c->x_owner, w - c->x_owner, FW_ROLE_TITLE, b, "trained by");
-    if (n > rs->rows_shown && rs->rows_shown > 0) { /* a scroll position */
-        char pos[48];
-        snprintf(pos, sizeof pos, "%d-%d/%d", rs->first_row + 1, rs->first_row + rs->rows_shown,
-                 n);
-        int pw = fw_text_columns(pos);
-        fw_draw_text(app, y, w - pw - 1, pw, FW_ROLE_DIM, 0, pos);
-    }
+    fw_draw_text(app, y, c->x_owner, w - c->x_owner, FW_ROLE_TITLE, b, "owner");
+    (void)rs, (void)n;
+}
+
+/* "runs 2-13 of 40" at the right end of the rule under the table, when the
+ * table does not show every run. */
+static void draw_scroll_position(runs_screen *rs, fw_app *app, int y, int w, int n)
+{
+    if (n <= rs->rows_shown || rs->rows_shown <= 0)
+        return;
+    char pos[64];
+    snprintf(pos, sizeof pos, " runs %d-%d of %d ", rs->first_row + 1,
+             rs->first_row + rs->rows_shown, n);
+    int pw = fw_text_columns(pos);
+    if (pw + 30 < w)
+        fw_draw_text(app, y, w - pw - 2, pw, FW_ROLE_DIM, 0, pos);
 }
 
 static void draw_row(runs_screen *rs, fw_app *app, int y, int w, const table_cols *c,
@@ -664,12 +701,18 @@ static void draw_form(runs_screen *rs, fw_app *app, int top, int h, int w)
 {
     fw_run_form *f = rs->form;
     int x = fw_draw_text(app, top, 1, w - 2, FW_ROLE_TITLE, A_BOLD, rs->form_title);
-    const char *keys = "F2/^S start  Enter edit  \xe2\x86\x90/\xe2\x86\x92 choose  Esc close";
-    if (!fw_app_utf8(app))
-        keys = "F2/^S start  Enter edit  Left/Right choose  Esc close";
-    int kw = fw_text_columns(keys);
-    if (x + kw + 4 < w)
-        fw_draw_text(app, top, w - kw - 1, kw, FW_ROLE_HINT, 0, keys);
+    /* The form's keys, as many as fit after the title. */
+    const char *keys[] = {fw_app_utf8(app)
+                              ? "F2/^S start  Enter edit  \xe2\x86\x90/\xe2\x86\x92 choose  Esc close"
+                              : "F2/^S start  Enter edit  Left/Right choose  Esc close",
+                          "F2 start  Enter edit  Esc close", "F2 start  Esc close"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        int kw = fw_text_columns(keys[i]);
+        if (x + kw + 4 < w) {
+            fw_draw_text(app, top, w - kw - 1, kw, FW_ROLE_HINT, 0, keys[i]);
+            break;
+        }
+    }
     rs->form_list_y = top + 1;
     rs->form_list_rows = h - 2;
     if (rs->form_list_rows < 1)
@@ -759,6 +802,7 @@ static void form_open(runs_screen *rs, fw_app *app, const fw_run_info *src, int 
     fw_error_clear(&err);
     const char *text = src ? src->config : NULL;
     int rc = fw_run_form_init(f, text, clone ? src->name : "", clone ? src->id : NULL, &err);
+    int from_src = rc == FW_OK && src;
     if (rc != FW_OK && src) { /* a config that no longer parses: the defaults */
         fw_app_message(app, FW_ROLE_WARNING, "%s's config: %s; the form starts from the defaults",
                        src->id, err.msg);
@@ -773,7 +817,7 @@ static void form_open(runs_screen *rs, fw_app *app, const fw_run_info *src, int 
     if (clone)
         snprintf(rs->form_title, sizeof rs->form_title, "Clone %s (%s) with changes", src->id,
                  src->name);
-    else if (src)
+    else if (from_src)
         snprintf(rs->form_title, sizeof rs->form_title, "New run (from %s's config)", src->id);
     else
         snprintf(rs->form_title, sizeof rs->form_title, "New run");
@@ -1138,7 +1182,7 @@ static void runs_draw(void *self, fw_app *app, int top, int h, int w)
     int n = 0;
     const fw_run_info *runs = fw_app_runs(app, &n);
     table_cols c;
-    layout_columns(w, &c);
+    layout_columns(rs, app, runs, n, w, &c);
     if (n == 0) {
         rs->rows_shown = 0;
         draw_header(rs, app, top, w, &c, 0);
@@ -1178,6 +1222,9 @@ static void runs_draw(void *self, fw_app *app, int top, int h, int w)
     const fw_run_info *selected = fw_app_selected_info(app);
     if (selected && !strcmp(rs->detail_id, selected->id))
         draw_details(rs, app, top + 1 + rows, h - 1 - rows, w, selected);
+    else
+        fw_draw_rule(app, top + 1 + rows, 0, w, NULL);
+    draw_scroll_position(rs, app, top + 1 + rows, w, n);
 }
 
 /* ------------------------------------------------------------- life */
