@@ -642,7 +642,8 @@ static void draw_details(runs_screen *rs, fw_app *app, int y, int h, int w,
     if (run->backend && run->backend[0])
         FACT("%s%s%s", run->backend, run->devices[0] ? " " : "", run->devices);
     if (run->owner_pid > 0)
-        FACT("last owner pid %lld@%s", (long long)run->owner_pid, run->owner_host);
+        FACT("%s pid %lld@%s", is_live_status(run->status) ? "owner" : "last owner",
+             (long long)run->owner_pid, run->owner_host);
 #undef FACT
     fw_draw_text(app, y, 1, w - 2, FW_ROLE_DIM, 0, facts);
     y++, h--;
