@@ -48,7 +48,7 @@ static void test_fold_matches_summary(void)
             if (kind == 0)
                 v = NAN;
             else if (kind == 1)
-                v = 0.5; /* ties: the earliest one is the best */
+                v = 1.0; /* ties at the best: the earliest one wins */
         }
         CHECK_INT(fw_metric_writer_point(w, i, i / 700.0, name, v, &err), 0);
     }
