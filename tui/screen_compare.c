@@ -77,7 +77,7 @@ typedef struct compare_screen {
     int table_scroll;
     uint64_t runs_signature; /* of the run list drawn */
     int preselected;
-    char error[256];
+    char error[512];
 } compare_screen;
 
 /* ------------------------------------------------------------ state */
@@ -641,7 +641,7 @@ static void compare_invalidate(void *self, fw_app *app)
 
 const fw_screen_ops fw_screen_compare = {
     .title = "Compare",
-    .hints = "space pick run  m metric  x x-axis  l log y  [ ] smooth  J/K scroll table",
+    .hints = "space pick  m metric  x x-axis  l log y  J/K table  [ ] smooth",
     .create = compare_create,
     .destroy = compare_destroy,
     .tick = compare_tick,

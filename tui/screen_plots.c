@@ -87,7 +87,7 @@ typedef struct plots_screen {
     int solo;                /* only the focused panel */
     fw_run_status shown_status;
     char shown_name[128];
-    char error[256];         /* the last store error, shown in the status line */
+    char error[512];         /* the last store error, shown in the status line */
 } plots_screen;
 
 /* ------------------------------------------------------------ views */
@@ -410,8 +410,9 @@ static void draw_status(plots_screen *ps, fw_app *app, int y, int w)
         off += snprintf(line + off, sizeof line - (size_t)off, "%s %s  %s", info->id, info->name,
                         fw_run_status_name(info->status));
     const char *sep = ps->utf8 ? "│" : "|";
-    off += snprintf(line + off, sizeof line - (size_t)off, "  %s x %s%s %s EMA %.2f%s %s %s",
-                    sep, fw_series_x_name(ps->xaxis), ps->log_x ? " (log)" : "", sep,
+    off += snprintf(line + off, sizeof line - (size_t)off, "  %s x %s%s%s %s EMA %.2f%s %s %s",
+                    sep, fw_series_x_name(ps->xaxis), ps->xaxis == FW_SERIES_X_WALL ? " (s)" : "",
+                    ps->log_x ? " (log)" : "", sep,
                     ps->smoothing, ps->envelope ? " +envelope" : "", sep,
                     mode_word(ps->panels[ps->focus].mode));
     int used = fw_draw_text(app, y, 0, w, FW_ROLE_DIM, 0, line);
@@ -659,8 +660,8 @@ static void plots_invalidate(void *self, fw_app *app)
 
 const fw_screen_ops fw_screen_plots = {
     .title = "Plots",
-    .hints = "w/W panel  x x-axis  [ ] smooth  c cursor  +/- zoom  0 fit  e envelope  "
-             "l/L log y/x  o one panel  arrows pan x/y (cursor on: move it)  < > J K pan",
+    .hints = "w/W panel  x x-axis  [ ] smooth, e envelope  c cursor  +/- zoom, 0 fit  "
+             "arrows < > J K pan  l/L log y/x  o one panel",
     .create = plots_create,
     .destroy = plots_destroy,
     .tick = plots_tick,
