@@ -232,7 +232,7 @@ layout_80() {
     screen_of A >"$TMP_ROOT/t3"
     grep -q -E '^ id +name +status +epoch progress +ETA +mAP@5' "$TMP_ROOT/t3" &&
         grep -q -E '^.r0015 formrun .* here' "$TMP_ROOT/t3" &&
-        grep -q 'R/D rename/del ? help' "$TMP_ROOT/t3" &&
+        grep -q -E 'n new  c clone  p pause/resume .* \? help' "$TMP_ROOT/t3" &&
         test "$(wc -L <"$TMP_ROOT/t3")" -le 80 || { cat "$TMP_ROOT/t3"; return 1; }
 }
 ok_if "at 80x24 the header, the rows and the hint line fit" layout_80

@@ -31,7 +31,9 @@ enum {
     CTRL_S = 19,
 };
 
-#define RUNS_HINTS "n/c new/clone  p/s pause/stop  r resume  R/D rename/del"
+#define RUNS_HINTS                                                                        \
+    "n new  c clone  p pause/resume  s stop  r resume  R rename  D delete  Enter plots  "  \
+    "j/k PgUp/PgDn g/G move  click select  form: F2 start, Esc close"
 
 /* What the screen keeps about one run between ticks. */
 typedef struct run_cache {
