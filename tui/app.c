@@ -955,7 +955,9 @@ static int start_curses(fw_app *app)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     curs_set(0);
-    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED |
+                  BUTTON5_PRESSED,
+              NULL);
     mouseinterval(0);
     int detected = FW_COLORS_NONE;
     if (has_colors()) {
