@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "lr_finder.h"
 #include "run_config.h"
 
 enum { PICK_VALLEY = 0, PICK_STEEP, PICK_MINIMUM, PICKS };
@@ -272,6 +273,26 @@ static int build_plot(lr_screen *s, int n, const double *lrs, const double *loss
     FW_TRY(fw_plot_add_series(&s->plot, &raw, err));
     FW_TRY(fw_plot_add_series(&s->plot, &sm, err));
     FW_TRY(fw_plot_fit(&s->plot, err));
+    /* x: while the test runs, the whole sweep, so the curve grows across
+     * the plot; once done, the curve's range widened to every suggestion
+     * (min/10 may lie left of the first point) */
+    double x0 = s->plot.x0, x1 = s->plot.x1;
+    if (!s->have_curve) {
+        fw_lr_finder_config fc;
+        fw_lr_finder_config_default(&fc); /* what the trainer sweeps */
+        x0 = fmin(x0, fc.start_lr);
+        x1 = fmax(x1, fc.end_lr);
+    } else if (s->curve.valid) {
+        for (int k = 0; k < PICKS; k++) {
+            double v = pick_lr(s, k);
+            if (v > 0 && isfinite(v)) {
+                x0 = fmin(x0, v / 1.2);
+                x1 = fmax(x1, v * 1.2);
+            }
+        }
+    }
+    if (x0 > 0 && x1 > x0)
+        FW_TRY(fw_plot_set_view(&s->plot, x0, x1, s->plot.y0, s->plot.y1, err));
     double lo = INFINITY, hi_s = -INFINITY, hi_raw = -INFINITY;
     for (int i = 0; i < n; i++) {
         if (isfinite(losses[i])) {
@@ -293,6 +314,15 @@ static int build_plot(lr_screen *s, int n, const double *lrs, const double *loss
                                     hi + 0.05 * (hi - lo), err));
     }
     return FW_OK;
+}
+
+/* The raw losses (series colour 1) are drawn as the plot draws raw points
+ * under a smoothed line: dimmed, so the smoothed curve stands out. */
+static void dim_raw_losses(fw_plot_grid *g)
+{
+    for (int i = 0; i < g->w * g->h; i++)
+        if (g->cells[i].role == FW_PLOT_ROLE_LINE && g->cells[i].color == 1)
+            g->cells[i].role = FW_PLOT_ROLE_RAW;
 }
 
 /* The plot-area column of lr (log x), or -1 outside the view. */
@@ -378,6 +408,14 @@ static void draw_suggestions(lr_screen *s, fw_app *app, int n, int y, int w)
 
 static void draw_readout(lr_screen *s, fw_app *app, int n, int y, int w)
 {
+    if (!s->have_curve && n > 0) {
+        const double *lrs, *losses, *smoothed;
+        curve_arrays(s, &lrs, &losses, &smoothed);
+        fw_draw_textf(app, y, 0, w, FW_ROLE_CURSOR, 0,
+                      "latest: lr %.3g, loss %.4g, smoothed %.4g (point %d)", lrs[n - 1],
+                      losses[n - 1], smoothed[n - 1], n);
+        return;
+    }
     if (!suggestions_valid(s)) {
         fw_draw_text(app, y, 0, w, FW_ROLE_HINT, 0, "f runs the LR finder on this run's config");
         return;
@@ -437,6 +475,7 @@ static void lr_draw(void *self, fw_app *app, int top, int h, int w)
         if (rc == FW_OK)
             rc = fw_plot_render(&s->plot, w, plot_h, &s->grid, &err);
         if (rc == FW_OK) {
+            dim_raw_losses(&s->grid);
             if (suggestions_valid(s))
                 mark_suggestions(s);
             fw_draw_plot(app, &s->grid, top + 1, 0);

@@ -18,7 +18,7 @@
 #include "telemetry.h"
 
 #define HISTORY_LEN 240     /* samples kept per series (the widest sparkline) */
-#define SPARK_MAX 120       /* widest sparkline drawn */
+#define SPARK_MAX HISTORY_LEN /* widest sparkline drawn */
 #define BATCH_CACHE 32      /* runs whose batch size is remembered */
 #define MAX_TABLE_RUNS 16
 
@@ -253,7 +253,7 @@ static int draw_gpu(system_screen *s, fw_app *app, int g, int y, int rows, int w
     } else {
         snprintf(v[1], sizeof v[1], "-");
     }
-    if (r->has_temp) snprintf(v[2], sizeof v[2], "%3u°C", r->temp_c);
+    if (r->has_temp) snprintf(v[2], sizeof v[2], fw_app_utf8(app) ? "%3u°C" : "%3u C", r->temp_c);
     else snprintf(v[2], sizeof v[2], "  -");
     if (r->has_power) snprintf(v[3], sizeof v[3], "%4.0f W", r->power_w);
     else snprintf(v[3], sizeof v[3], "   -");
@@ -400,12 +400,21 @@ static void draw_run_row(system_screen *s, fw_app *app, const run_row *rr, int y
     double ips = NAN, wait = NAN, step_s = NAN;
     char phase[24], step[48];
     if (rr->own) {
-        ips = rr->st.img_per_s > 0 ? rr->st.img_per_s : NAN;
-        wait = rr->st.epoch > rr->st.start_epoch || rr->st.data_wait > 0 ? rr->st.data_wait
-                                                                          : NAN;
-        snprintf(phase, sizeof phase, "%s", fw_trainer_phase_name(rr->st.phase));
-        snprintf(step, sizeof step, "%lld/%lld", (long long)rr->st.step,
-                 (long long)rr->st.total_steps);
+        const fw_trainer_state *st = &rr->st;
+        int trained = st->phase == FW_PHASE_TRAINING || st->phase == FW_PHASE_EVALUATING ||
+                      st->phase == FW_PHASE_PAUSED || st->phase == FW_PHASE_DONE;
+        ips = trained && st->img_per_s > 0 ? st->img_per_s : NAN;
+        /* data wait is measured per epoch: none before this process ends one */
+        wait = trained && st->start_epoch >= 0 && st->epoch > st->start_epoch ? st->data_wait
+                                                                                : NAN;
+        snprintf(phase, sizeof phase, "%s", fw_trainer_phase_name(st->phase));
+        if (trained || st->total_steps > 0)
+            snprintf(step, sizeof step, "%lld/%lld", (long long)st->step,
+                     (long long)st->total_steps);
+        else if (st->total > 0)
+            snprintf(step, sizeof step, "%ld/%ld", st->done, st->total);
+        else
+            snprintf(step, sizeof step, "-");
     } else {
         const foreign_run *f = &s->foreign;
         ips = f->img_per_s > 0 ? f->img_per_s : NAN;
@@ -529,9 +538,9 @@ static void sys_draw(void *self, fw_app *app, int top, int h, int w)
         pct(p, sizeof p, c);
         int x = fw_draw_text(app, y, 0, w, FW_ROLE_DIM, 0, "this process ");
         fw_draw_textf(app, y++, x, w - x, FW_ROLE_TEXT, 0,
-                      "cpu %s of a core  rss %.0f MiB  %d threads  %d training", p,
+                      "cpu %s of a core  rss %.0f MiB  %d thread%s  %d training", p,
                       (double)u->rss_bytes / (1024.0 * 1024.0), u->threads,
-                      fw_app_active_count(app));
+                      u->threads == 1 ? "" : "s", fw_app_active_count(app));
     }
     /* ---- cores, in what is left above the table */
     int core_rows = end - y - table_rows;
