@@ -42,6 +42,7 @@ typedef struct lr_screen {
     int checked_final;       /* an ended run without a curve was looked at once */
     int pick;                /* PICK_* */
     char progress[96];       /* this process's trainer: phase and progress */
+    int in_lr_find;          /* this process's trainer is in the LR finder (or before it) */
     int load_failed;         /* a store error was said once */
 
     fw_plot plot;
@@ -179,7 +180,13 @@ static int lr_tick(void *self, fw_app *app)
 
     char progress[sizeof s->progress] = "";
     fw_trainer_state st;
-    if (fw_app_trainer_state(app, sel, &st) && st.phase != FW_PHASE_DONE) {
+    int own = fw_app_trainer_state(app, sel, &st);
+    int in_lr_find = own && st.phase == FW_PHASE_LR_FIND;
+    if (in_lr_find != s->in_lr_find) {
+        s->in_lr_find = in_lr_find;
+        changed = 1;
+    }
+    if (own && st.phase != FW_PHASE_DONE) {
         if (st.total > 0)
             snprintf(progress, sizeof progress, "%s %ld/%ld", fw_trainer_phase_name(st.phase),
                      st.done, st.total);
@@ -367,7 +374,8 @@ static void mark_suggestions(lr_screen *s)
 static void draw_header(lr_screen *s, fw_app *app, const fw_run_info *info, int n, int y,
                         int w)
 {
-    int x = fw_draw_textf(app, y, 0, w, FW_ROLE_TITLE, A_BOLD, "%s %s", info->id, info->name);
+    int x = fw_draw_text(app, y, 0, w, FW_ROLE_TITLE, A_BOLD, "LR finder  ");
+    x += fw_draw_textf(app, y, x, w - x, FW_ROLE_TEXT, A_BOLD, "%s %s", info->id, info->name);
     const char *status = fw_run_status_name(info->status);
     x += fw_draw_text(app, y, x, w - x, FW_ROLE_DIM, 0, "  ");
     x += fw_draw_text(app, y, x, w - x,
@@ -450,7 +458,7 @@ static void lr_draw(void *self, fw_app *app, int top, int h, int w)
     int n = curve_arrays(s, &lrs, &losses, &smoothed);
     draw_header(s, app, info, n, top, w);
     if (n < 2) {
-        const char *why = run_is_live(info) && (n > 0 || s->progress[0])
+        const char *why = run_is_live(info) && (n > 0 || s->in_lr_find)
                               ? "waiting for the first points of the curve ..."
                               : "no LR-finder curve for this run: f runs the LR finder on "
                                 "its config";
