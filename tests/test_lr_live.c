@@ -185,8 +185,8 @@ static void test_trainer_publishes_curve(void)
     }
     fw_run_config cfg;
     fw_run_config_default(&cfg);
-    const char *args[] = {"input=64x32", "width=0.25", "embedding=32", "sampler.p=4",
-                          "sampler.k=2", "threads=2", "loader_threads=1"};
+    const char *args[] = {"input=32x16", "width=0.125", "embedding=16", "sampler.p=4",
+                          "sampler.k=2", "threads=1", "loader_threads=1"};
     for (size_t i = 0; i < sizeof args / sizeof *args; i++)
         CHECK(fw_run_config_set_arg(&cfg, args[i], &err) == 0);
     snprintf(cfg.dataset, sizeof cfg.dataset, "%s", data);
