@@ -221,7 +221,7 @@ static int log_key(void *self, fw_app *app, int ch)
         s->hoff = s->hoff > HSCROLL_STEP ? s->hoff - HSCROLL_STEP : 0;
         return 1;
     case '/':
-        fw_app_prompt(app, "search: ", v->query, on_search, s);
+        fw_app_prompt(app, "search", v->query, on_search, s);
         return 1;
     case 'n': case 'N':
         if (!v->query[0]) {

@@ -569,7 +569,7 @@ static void with_dataset(lr_screen *s, fw_app *app)
     if (s->pending_cfg.dataset[0])
         launch(s, app);
     else
-        fw_app_prompt(app, "dataset directory: ", "", on_dataset, s);
+        fw_app_prompt(app, "dataset directory", "", on_dataset, s);
 }
 
 static void start_lr_find(lr_screen *s, fw_app *app)

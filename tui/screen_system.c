@@ -209,13 +209,18 @@ static int draw_spark(fw_app *app, int y, int x, int width, const fw_ring *r, do
     return width;
 }
 
-/* "  label value" then a sparkline of spark_w cells; returns the columns. */
-static int draw_meter(fw_app *app, int y, int x, int w, const char *label, const char *value,
-                      const fw_ring *r, double lo, double hi, int spark_w)
+/* label, value, then a sparkline of spark_w cells; label and value take
+ * label_w and value_w columns when those are > 0 (so meters stacked in a
+ * column line up). Returns the columns used. */
+static int draw_meter(fw_app *app, int y, int x, int w, const char *label, int label_w,
+                      const char *value, int value_w, const fw_ring *r, double lo, double hi,
+                      int spark_w)
 {
     int x0 = x;
-    x += fw_draw_text(app, y, x, w - (x - x0), FW_ROLE_DIM, 0, label);
-    x += fw_draw_text(app, y, x, w - (x - x0), FW_ROLE_TEXT, 0, value);
+    int used = fw_draw_text(app, y, x, w - (x - x0), FW_ROLE_DIM, 0, label);
+    x += used > label_w ? used : label_w;
+    used = fw_draw_text(app, y, x, w - (x - x0), FW_ROLE_TEXT, 0, value);
+    x += used > value_w ? used : value_w;
     if (spark_w > 0 && w - (x - x0) > spark_w) {
         x += fw_draw_text(app, y, x, 1, FW_ROLE_TEXT, 0, " ");
         x += draw_spark(app, y, x, spark_w, r, lo, hi);
@@ -261,7 +266,7 @@ static int draw_gpu(system_screen *s, fw_app *app, int g, int y, int rows, int w
     for (int m = 0; m < 4; m++)
         h[m] = fw_telemetry_gpu_history(s->tel, g, (fw_gpu_metric)m);
     const double lo[4] = {0, 0, NAN, 0}, hi[4] = {100, 100, NAN, NAN};
-    const char *labels[4] = {" util ", " mem ", " temp ", " power "};
+    const char *labels[4] = {" util ", " mem ", " temp ", " power "}; /* util, memory, temp, power */
 
     int name_w = rows >= 2 ? 24 : 14;
     fw_draw_textf(app, y, 0, 3, FW_ROLE_ACCENT, A_BOLD, "%d", g);
@@ -270,13 +275,15 @@ static int draw_gpu(system_screen *s, fw_app *app, int g, int y, int rows, int w
     x += name_w;
     if (rows >= 2) {
         /* row 1: util and memory; row 2 (under them): temperature and power */
-        int spark = (w - x - 2 * 22) / 2;
-        spark = spark < 4 ? 4 : spark;
-        int col2 = x + 22 + spark + 1;
-        draw_meter(app, y, x, col2 - x, labels[0], v[0], h[0], lo[0], hi[0], spark);
-        draw_meter(app, y, col2, w - col2, labels[1], v[1], h[1], lo[1], hi[1], spark);
-        draw_meter(app, y + 1, x, col2 - x, labels[2], v[2], h[2], lo[2], hi[2], spark);
-        draw_meter(app, y + 1, col2, w - col2, labels[3], v[3], h[3], lo[3], hi[3], spark);
+        int spark = (w - x - 2 * 26) / 2;
+        spark = spark < 4 ? 4 : spark > 40 ? 40 : spark;
+        const int label_w = 7, value_w[2] = {5, 17};
+        int col2 = x + label_w + value_w[0] + 1 + spark + 2;
+        for (int m = 0; m < 4; m++) {
+            int right = m % 2, xx = right ? col2 : x;
+            draw_meter(app, y + m / 2, xx, right ? w - col2 : col2 - x, labels[m], label_w,
+                       v[m], value_w[right], h[m], lo[m], hi[m], spark);
+        }
         if (r->error[0] && w - x > 10)
             fw_draw_text(app, y + 1, 3, name_w - 1, FW_ROLE_WARNING, 0, r->error);
         return 2;
@@ -289,7 +296,7 @@ static int draw_gpu(system_screen *s, fw_app *app, int g, int y, int rows, int w
     if (spark > 12)
         spark = 12;
     for (int m = 0; m < 4 && x < w; m++)
-        x += draw_meter(app, y, x, w - x, labels[m], v[m], h[m], lo[m], hi[m],
+        x += draw_meter(app, y, x, w - x, labels[m], 0, v[m], 0, h[m], lo[m], hi[m],
                         spark >= 3 ? spark : 0);
     return 1;
 }
@@ -516,7 +523,7 @@ static void sys_draw(void *self, fw_app *app, int top, int h, int w)
         snprintf(v, sizeof v, "%s of %d cores", p, fw_telemetry_core_count(s->tel));
         char padded[128];
         snprintf(padded, sizeof padded, "%-26s", v);
-        draw_meter(app, y++, 0, w, "cpu    ", padded, fw_telemetry_cpu_history(s->tel), 0, 100,
+        draw_meter(app, y++, 0, w, "cpu    ", 0, padded, 0, fw_telemetry_cpu_history(s->tel), 0, 100,
                    spark_w);
     }
     if (y < end) {
@@ -528,7 +535,7 @@ static void sys_draw(void *self, fw_app *app, int top, int h, int w)
                  m->total ? 100.0 * (double)m->used / (double)m->total : 0.0);
         char padded[128];
         snprintf(padded, sizeof padded, "%-26s", v);
-        draw_meter(app, y++, 0, w, "memory ", padded, fw_telemetry_memory_history(s->tel), 0,
+        draw_meter(app, y++, 0, w, "memory ", 0, padded, 0, fw_telemetry_memory_history(s->tel), 0,
                    100, spark_w);
     }
     if (y < end) {
