@@ -191,6 +191,28 @@ bg_pid=$(owner_pid r0002)
 "$FLUKEWATCH" --workspace "$WS" stop r0002 >/dev/null 2>&1
 ok_if "the background run stops on request (flukewatch stop)" wait_status r0002 interrupted 30
 
+# ------------------------------------------------------------ terminals
+# A non-UTF-8 locale on a monochrome vt100: ASCII only, every screen draws.
+tm new-session -d -s M -x 100 -y 30 \
+    "env FLUKEWATCH_HOME='$WS' LC_ALL=C TERM=vt100 '$FLUKEWATCH' workbench --graphics text"
+wait_for M "1 Runs" >/dev/null
+: >"$TMP_ROOT/mono"
+for key in 1 2 3 4 5 6 7; do
+    tm send-keys -t M "$key"
+    sleep 0.4
+    tm capture-pane -p -t M >>"$TMP_ROOT/mono"
+done
+ok_if "with LC_ALL=C on a vt100 every screen is plain ASCII" \
+    "$PY" -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.exit(any(b > 126 for b in d) or d.count(b"q quit") != 7)' "$TMP_ROOT/mono"
+tm send-keys -t M q
+# True colour (xterm-direct) and a theme switch at run time.
+tm new-session -d -s D -x 120 -y 40 \
+    "env FLUKEWATCH_HOME='$WS' TERM=xterm-direct '$FLUKEWATCH' workbench --graphics text --theme light"
+wait_for D "1 Runs" >/dev/null
+tm send-keys -t D T
+ok_if "T switches the theme at run time (xterm-direct, from light)" wait_for D "theme monochrome"
+tm send-keys -t D q
+
 # ------------------------------------------------------------ hostile strings
 HWS=$TMP_ROOT/hostile
 HDATA=$TMP_ROOT/hdata
