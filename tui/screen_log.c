@@ -1,5 +1,7 @@
 /* screen_log.c — the Log screen: the selected run's events and warnings,
- * scrollable (following the tail while at the bottom) and searchable.
+ * scrollable (j/k, PgUp/PgDn, g/G, the wheel; following the tail while at
+ * the bottom; h/l sideways for long lines) and searchable (/, n/N, matches
+ * highlighted, Esc clears).
  * The model (reading, formatting, scrolling, search) is log_view.c. */
 #include <config.h>
 
@@ -180,6 +182,15 @@ static void log_draw(void *self, fw_app *app, int top, int h, int w)
             fw_draw_text(app, top + 1, 0, w, FW_ROLE_DIM, 0, "no events yet");
         return;
     }
+    /* scrolled right no further than keeps the longest visible line's end in view */
+    int longest = 0;
+    for (int r = 0; r < v->rows && v->top + r < v->n; r++) {
+        int c = fw_text_columns(v->lines[v->top + r].text);
+        longest = c > longest ? c : longest;
+    }
+    int max_hoff = longest > w / 2 ? longest - w / 2 : 0;
+    if (s->hoff > max_hoff)
+        s->hoff = max_hoff - max_hoff % HSCROLL_STEP;
     for (int r = 0; r < v->rows && v->top + r < v->n; r++) {
         const fw_log_line *l = &v->lines[v->top + r];
         size_t from = s->hoff ? skip_columns(l->text, s->hoff) : 0;
