@@ -17,6 +17,8 @@ void fw_lr_finder_config_default(fw_lr_finder_config *cfg)
     cfg->num_it = 100;
     cfg->beta = 0.98;
     cfg->stop_factor = 4.0;
+    cfg->observe = NULL;
+    cfg->observe_ctx = NULL;
 }
 
 double fw_lr_finder_lr_at(const fw_lr_finder_config *cfg, int i)
@@ -155,6 +157,8 @@ int fw_lr_find(const fw_lr_finder_config *cfg, fw_param_list *const *lists, int 
         res->losses[i] = loss;
         res->smoothed[i] = smooth;
         res->n = i + 1;
+        if (cfg->observe)
+            cfg->observe(cfg->observe_ctx, i, lr, loss, smooth);
         if (smooth < best)
             best = smooth;
         if (!isfinite(smooth) || (cfg->stop_factor > 0 && smooth > cfg->stop_factor * best)) {

@@ -33,6 +33,11 @@ typedef struct fw_lr_finder_config {
     int num_it;         /* 100 (>= 6) */
     double beta;        /* 0.98 */
     double stop_factor; /* 4; <= 0 disables the divergence stop (NaN/Inf still stop) */
+    /* Optional (NULL by default): called after each recorded step with the
+     * point just recorded (index i, its lr, raw and smoothed loss), in order,
+     * so a caller can publish the curve while it grows. */
+    void (*observe)(void *ctx, int i, double lr, double loss, double smoothed);
+    void *observe_ctx;
 } fw_lr_finder_config;
 
 void fw_lr_finder_config_default(fw_lr_finder_config *cfg);

@@ -372,12 +372,40 @@ static int create_learner(fw_trainer *t, fw_error *err)
     return fw_learner_create(fw_backend_cpu(), &lc, &t->learner, err);
 }
 
+/* The LR finder's observer: each point goes to the store as it is made
+ * (metrics lr_find.lr, lr_find.loss and lr_find.smoothed at step i), so
+ * another process sees the curve grow; the phase's progress follows. */
+typedef struct lr_find_publish {
+    fw_trainer *t;
+    int num_it;
+    int rc;       /* the first write error (the observer cannot return one) */
+    fw_error err;
+} lr_find_publish;
+
+static void lr_find_observe(void *ctx, int i, double lr, double loss, double smoothed)
+{
+    lr_find_publish *p = ctx;
+    set_phase(p->t, FW_PHASE_LR_FIND, i + 1, p->num_it);
+    if (p->rc < 0)
+        return;
+    fw_metric_writer *mw = p->t->mw;
+    int rc = fw_metric_writer_point(mw, i, 0, "lr_find.lr", lr, &p->err);
+    if (rc == FW_OK)
+        rc = fw_metric_writer_point(mw, i, 0, "lr_find.loss", loss, &p->err);
+    if (rc == FW_OK)
+        rc = fw_metric_writer_point(mw, i, 0, "lr_find.smoothed", smoothed, &p->err);
+    p->rc = rc;
+}
+
 /* The LR range test on this run's batches; stores the curve. *lr_out gets
  * the valley suggestion (0 when there is none). */
 static int lr_find(fw_trainer *t, double *lr_out, fw_error *err)
 {
     fw_lr_finder_config fc;
     fw_lr_finder_config_default(&fc);
+    lr_find_publish pub = {.t = t, .num_it = fc.num_it, .rc = FW_OK};
+    fc.observe = lr_find_observe;
+    fc.observe_ctx = &pub;
     set_phase(t, FW_PHASE_LR_FIND, 0, fc.num_it);
     lr_find_batches c = {NULL};
     fw_lr_finder_result res = {0};
@@ -386,6 +414,13 @@ static int lr_find(fw_trainer *t, double *lr_out, fw_error *err)
     if (rc == FW_OK)
         rc = fw_learner_lr_find(t->learner, &fc, lr_find_batch, &c, &res, err);
     fw_loader_close(c.loader);
+    if (rc == FW_OK && pub.rc < 0) {
+        rc = pub.rc;
+        if (err)
+            *err = pub.err;
+    }
+    if (rc == FW_OK)
+        rc = fw_metric_writer_flush(t->mw, err);
     if (rc == FW_OK) {
         fw_lr_curve curve = {.n = res.n, .lrs = res.lrs, .losses = res.losses,
                              .smoothed = res.smoothed, .diverged = res.diverged,
