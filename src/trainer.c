@@ -327,7 +327,9 @@ static int evaluate(fw_trainer *t, int *is_best, fw_error *err)
 }
 
 typedef struct lr_find_batches {
+    fw_trainer *t;
     fw_loader *loader;
+    int stopped; /* a stop request ended the range test */
 } lr_find_batches;
 
 static int lr_find_batch(void *ctx, int i, const float **x, const int **labels, int *n, int *h,
@@ -336,6 +338,13 @@ static int lr_find_batch(void *ctx, int i, const float **x, const int **labels, 
     lr_find_batches *c = ctx;
     const fw_batch *b = NULL;
     (void)i;
+    /* Pause and stop work during the range test too (at its steps). */
+    int stop = 0;
+    FW_TRY(check_control(c->t, &stop, err));
+    if (stop) {
+        c->stopped = 1;
+        return fw_fail(err, FW_EINVAL, "lr-find: stopped on request");
+    }
     FW_TRY(fw_loader_next(c->loader, &b, err));
     if (!b)
         return fw_fail(err, FW_EINVAL, "lr-find: the loader ran out of batches");
@@ -407,13 +416,18 @@ static int lr_find(fw_trainer *t, double *lr_out, fw_error *err)
     fc.observe = lr_find_observe;
     fc.observe_ctx = &pub;
     set_phase(t, FW_PHASE_LR_FIND, 0, fc.num_it);
-    lr_find_batches c = {NULL};
+    lr_find_batches c = {.t = t};
     fw_lr_finder_result res = {0};
     *lr_out = 0;
     int rc = open_loader(t, 0, 0, 0, &c.loader, err);
     if (rc == FW_OK)
         rc = fw_learner_lr_find(t->learner, &fc, lr_find_batch, &c, &res, err);
     fw_loader_close(c.loader);
+    if (c.stopped) { /* the weights are restored; nothing to store */
+        t->stopped = 1;
+        fw_lr_finder_result_free(&res);
+        return fw_metric_writer_flush(t->mw, err);
+    }
     if (rc == FW_OK && pub.rc < 0) {
         rc = pub.rc;
         if (err)
@@ -673,6 +687,11 @@ static int run(fw_trainer *t, fw_error *err)
         if (t->cfg.lr_find || t->opts.lr_find_only) {
             double lr = 0;
             FW_TRY(lr_find(t, &lr, err));
+            if (t->stopped)
+                return event(t, "status", err,
+                             t->opts.lr_find_only
+                                 ? "lr-find stopped before its end; no curve stored"
+                                 : "stopped during the LR finder; resume starts it again");
             if (t->opts.lr_find_only)
                 return FW_OK;
             if (lr > 0) {
