@@ -35,6 +35,7 @@ extern const fw_command fw_cmd_export;
 extern const fw_command fw_cmd_pause;
 extern const fw_command fw_cmd_stop;
 extern const fw_command fw_cmd_matches;
+extern const fw_command fw_cmd_workbench;
 
 /* Print "usage: flukewatch NAME SYNOPSIS" and the help text. */
 void fw_cli_print_help(const fw_command *cmd, FILE *out);

@@ -1,13 +1,14 @@
 /* main.c — flukewatch's entry point: global options and subcommand dispatch.
  *
- * The workbench TUI (no arguments) arrives with a later issue; for now the
- * program is its subcommands. Each subcommand lives in src/cmd_*.c.
+ * With no command, on a terminal, it opens the workbench (cmd_workbench.c);
+ * each subcommand lives in src/cmd_*.c.
  */
 #include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sanitize.h"
@@ -30,6 +31,7 @@ static const fw_command *const commands[] = {
     &fw_cmd_pause,
     &fw_cmd_stop,
     &fw_cmd_matches,
+    &fw_cmd_workbench,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -37,6 +39,7 @@ static void print_main_help(FILE *out)
 {
     fprintf(out,
             "usage: flukewatch [--help | --version]\n"
+            "       flukewatch [--workspace DIR]            (the workbench)\n"
             "       flukewatch [--workspace DIR] COMMAND [OPTIONS]\n\n"
             "flukewatch — a terminal workbench for whale-fluke re-identification.\n\n"
             "Commands:\n");
@@ -128,8 +131,13 @@ int main(int argc, char **argv)
         argc -= global;
     }
     if (argc < 2) {
+        if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+            char *wb_argv[] = {(char *)fw_cmd_workbench.name, NULL};
+            return fw_cmd_workbench.run(1, wb_argv);
+        }
         print_main_help(stderr);
-        fprintf(stderr, "\n(The interactive workbench is not built yet: use a command.)\n");
+        fprintf(stderr, "\n(Without a command flukewatch opens the workbench, which needs a "
+                        "terminal.)\n");
         return FW_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

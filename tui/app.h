@@ -91,6 +91,7 @@ typedef struct fw_app_opts {
     const char *theme;        /* theme name or path, or NULL: user config */
     const char *start_dataset;/* when set, start a run on this dataset at once */
     const char *start_config; /* config file for that run, or NULL for the defaults */
+    const char *start_name;   /* that run's name, or NULL ("run") */
     int detach_fd;            /* write end of the launcher's pipe, or -1 (cmd_workbench.c) */
 } fw_app_opts;
 
