@@ -210,8 +210,8 @@ int fw_match_layout_grid(int n_tiles, int h, int w, int cell_w, int cell_h, int 
     fw_match_layout best = {0};
     for (int per_row = n_tiles; per_row >= 1; per_row--) {
         int grid_rows = (n_tiles + per_row - 1) / per_row;
-        if (per_row < n_tiles && (n_tiles + per_row) / (per_row + 1) == grid_rows)
-            continue; /* as many rows as with one more per row: never wider */
+        if (per_row > 1 && (n_tiles + per_row - 2) / (per_row - 1) == grid_rows)
+            continue; /* one fewer per row takes as many rows and has wider tiles */
         int cols = (w - (per_row - 1) * gap) / per_row;
         if (cols > max_cols)
             cols = max_cols;
@@ -239,6 +239,18 @@ int fw_match_layout_grid(int n_tiles, int h, int w, int cell_w, int cell_h, int 
         return -1;
     *out = best;
     return 0;
+}
+
+int fw_match_screen_layout(int sixel, int n_tiles, int label_rows, int area_h, int area_w,
+                           int cell_w, int cell_h, fw_match_layout *out)
+{
+    int grid_h = area_h - FW_MATCH_HEADER_ROWS - FW_MATCH_FOOTER_ROWS;
+    if (!sixel)
+        return fw_match_layout_grid(n_tiles, grid_h, area_w, 1, 2, 2, label_rows,
+                                    FW_MATCH_BLOCKS_MAX_COLS, out);
+    int max_cols = cell_w > 0 ? FW_MATCH_SIXEL_MAX_PX / cell_w : 0;
+    return fw_match_layout_grid(n_tiles, grid_h, area_w, cell_w, cell_h, 6, label_rows,
+                                max_cols < 8 ? 8 : max_cols, out);
 }
 
 /* ------------------------------------------------------------ browsing */

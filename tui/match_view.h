@@ -113,6 +113,19 @@ typedef struct fw_match_layout {
 int fw_match_layout_grid(int n_tiles, int h, int w, int cell_w, int cell_h, int band,
                          int label_rows, int max_cols, fw_match_layout *out);
 
+/* The Matches screen's grid for an area of area_h x area_w cells: the
+ * rows under FW_MATCH_HEADER_ROWS lines of text and above one line of
+ * detail. Sixel tiles (sixel = 1) are at most FW_MATCH_SIXEL_MAX_PX pixels
+ * wide (at least 8 cells) with heights in bands of 6 pixels; half-block
+ * tiles (cells of 1 x 2 pixels) at most FW_MATCH_BLOCKS_MAX_COLS cells. The
+ * grid's first row is FW_MATCH_HEADER_ROWS below the area's top. */
+#define FW_MATCH_HEADER_ROWS 3
+#define FW_MATCH_FOOTER_ROWS 1
+#define FW_MATCH_SIXEL_MAX_PX 320
+#define FW_MATCH_BLOCKS_MAX_COLS 36
+int fw_match_screen_layout(int sixel, int n_tiles, int label_rows, int area_h, int area_w,
+                           int cell_w, int cell_h, fw_match_layout *out);
+
 /* ------------------------------------------------------------ browsing */
 
 /* Which query is shown: the loaded evaluation, the filter and the position.

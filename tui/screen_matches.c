@@ -33,9 +33,6 @@
 #define MAX_TILES 12           /* the gallery's page at most; a query has 6 */
 #define MATCH_LABEL_ROWS 2     /* "1 w_abc" / "0.9123 ✓" */
 #define GALLERY_LABEL_ROWS 1   /* the image name */
-#define SIXEL_MAX_TILE_PX 320  /* widest sixel tile */
-#define BLOCKS_MAX_COLS 36     /* widest half-block tile, in cells */
-#define SIXEL_BAND 6           /* sixel rows are drawn in bands of 6 pixels */
 #define SIXEL_COLORS 256
 #define EVAL_CHECK_SECONDS 2.0 /* how often to look for a newer evaluation */
 #define DEFAULT_CELL_W 10      /* pixels, when the terminal does not say */
@@ -43,7 +40,6 @@
 #define PAIR_BASE 64           /* first colour pair of the half-blocks */
 #define PAIR_SLOTS 8192        /* hash slots (a power of two) */
 #define PAIR_MAX (PAIR_SLOTS / 2)
-#define HEADER_ROWS 3          /* two lines of text and a blank line */
 
 /* One tile's pixels, encoded for the terminal. */
 typedef struct tile_image {
@@ -557,22 +553,17 @@ static void matches_draw(void *self, fw_app *app, int top, int h, int w)
         mode = FW_GRAPHICS_TEXT;
 
     /* the grid's layout */
-    int grid_top = top + HEADER_ROWS, grid_h = h - HEADER_ROWS - 1;
+    int grid_top = top + FW_MATCH_HEADER_ROWS;
+    int grid_h = h - FW_MATCH_HEADER_ROWS - FW_MATCH_FOOTER_ROWS;
     fw_match_layout lay;
     int capacity = s->gallery ? MAX_TILES : FW_MATCH_TILES;
     long n_want = s->gallery ? (s->n_gallery < MAX_TILES ? s->n_gallery : MAX_TILES)
                              : FW_MATCH_TILES;
     int label_rows = s->gallery ? GALLERY_LABEL_ROWS : MATCH_LABEL_ROWS;
     int laid = -1;
-    if (mode == FW_GRAPHICS_SIXEL) {
-        int max_cols = SIXEL_MAX_TILE_PX / s->cell_w;
-        laid = fw_match_layout_grid((int)(n_want > 0 ? n_want : 1), grid_h, w, s->cell_w,
-                                    s->cell_h, SIXEL_BAND, label_rows,
-                                    max_cols < 8 ? 8 : max_cols, &lay);
-    } else if (mode == FW_GRAPHICS_BLOCKS) {
-        laid = fw_match_layout_grid((int)(n_want > 0 ? n_want : 1), grid_h, w, 1, 2, 2,
-                                    label_rows, BLOCKS_MAX_COLS, &lay);
-    }
+    if (mode != FW_GRAPHICS_TEXT)
+        laid = fw_match_screen_layout(mode == FW_GRAPHICS_SIXEL, (int)(n_want > 0 ? n_want : 1),
+                                      label_rows, h, w, s->cell_w, s->cell_h, &lay);
     if (laid < 0 && s->gallery) { /* no room for images: back to the query */
         close_gallery(s);
     }
