@@ -2,7 +2,12 @@
  * pixel dimensions, as a graphics terminal reports them), type a script of
  * keys into it, answer nothing, and save every byte it writes.
  *
- * usage: pty_capture -o OUT [-s ROWSxCOLS] [-p WIDTHxHEIGHT] [-k SCRIPT] -- CMD [ARG...]
+ * usage: pty_capture -o OUT [-s ROWSxCOLS|tty] [-p WIDTHxHEIGHT] [-t] [-k SCRIPT] -- CMD [ARG...]
+ *
+ * -s tty takes the size (and pixels) of the terminal on stdout; -t copies
+ * everything the program writes to stdout as well, so that a real terminal
+ * (xterm under Xvfb) shows it while the script types (what that terminal
+ * answers or types is ignored).
  *
  * SCRIPT is a space-separated list of steps:
  *   key:TEXT        type TEXT (\e = Esc, \r, \n, \\ and \s = space are understood)
@@ -12,6 +17,7 @@
  *   mark            append the number of bytes captured so far to OUT.marks
  *   resize:RxC      change the window to R rows x C columns (pixels scaled to
  *                   keep the cell size); the program gets SIGWINCH
+ *   sh:COMMAND      run a shell command (escapes as in key:), e.g. a screenshot
  * Waits give up after 20 s (exit 3). After the script, the program has 10 s
  * to exit; the exit status is the program's, 124 when it had to be killed.
  */
@@ -28,6 +34,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +50,7 @@ typedef struct capture {
     const char *marks_path;
     struct winsize ws;
     int eof;
+    int tee; /* copy the output to stdout */
 } capture;
 
 static double now_ms(void)
@@ -89,6 +97,9 @@ static long pump(capture *c, int timeout_ms)
         fprintf(stderr, "pty_capture: cannot write the capture\n");
         exit(3);
     }
+    for (ssize_t done = 0, w; c->tee && done < n; done += w)
+        if ((w = write(STDOUT_FILENO, buf + done, (size_t)(n - done))) <= 0)
+            c->tee = 0; /* the terminal went away: keep capturing */
     return n;
 }
 
@@ -158,6 +169,10 @@ static void run_step(capture *c, const char *step)
                 fail(step, c->eof ? "the program closed the terminal" : "timed out");
             pump(c, 100);
         }
+    } else if (!strncmp(step, "sh:", 3)) {
+        unescape(step + 3, text);
+        if (system(text) != 0)
+            fail(step, "the command failed");
     } else if (!strcmp(step, "mark")) {
         char path[4096];
         snprintf(path, sizeof path, "%s", c->marks_path);
@@ -186,11 +201,16 @@ int main(int argc, char **argv)
 {
     const char *out_path = NULL, *script = "";
     struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    int tee = 0;
     int i = 1;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--")) {
             i++;
             break;
+        }
+        if (!strcmp(argv[i], "-t")) {
+            tee = 1;
+            continue;
         }
         if (i + 1 >= argc)
             break;
@@ -198,6 +218,10 @@ int main(int argc, char **argv)
             out_path = argv[++i];
         } else if (!strcmp(argv[i], "-k")) {
             script = argv[++i];
+        } else if (!strcmp(argv[i], "-s") && !strcmp(argv[i + 1], "tty")) {
+            i++;
+            if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0)
+                fail("-s tty", strerror(errno));
         } else if (!strcmp(argv[i], "-s")) {
             int r, c;
             if (sscanf(argv[++i], "%dx%d", &r, &c) != 2)
@@ -215,17 +239,26 @@ int main(int argc, char **argv)
         }
     }
     if (!out_path || i >= argc) {
-        fprintf(stderr, "usage: pty_capture -o OUT [-s ROWSxCOLS] [-p WxH] [-k SCRIPT] -- CMD...\n");
+        fprintf(stderr,
+                "usage: pty_capture -o OUT [-s ROWSxCOLS|tty] [-p WxH] [-t] [-k SCRIPT] -- CMD...\n");
         return 2;
     }
     char marks[4096];
     snprintf(marks, sizeof marks, "%s.marks", out_path);
     unlink(marks);
-    capture c = {.marks_path = marks, .ws = ws};
+    capture c = {.marks_path = marks, .ws = ws, .tee = tee};
     c.out = fopen(out_path, "wb");
     if (!c.out)
         fail(out_path, strerror(errno));
 
+    /* a real terminal on stdout passes the program's bytes through unchanged */
+    struct termios saved, raw;
+    int restore = tee && tcgetattr(STDOUT_FILENO, &saved) == 0;
+    if (restore) {
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(STDOUT_FILENO, TCSANOW, &raw);
+    }
     pid_t pid = forkpty(&c.master, NULL, NULL, &ws);
     if (pid < 0)
         fail("forkpty", strerror(errno));
@@ -256,6 +289,8 @@ int main(int argc, char **argv)
     }
     while (pump(&c, 0) > 0) /* what is left in the pty */
         ;
+    if (restore)
+        tcsetattr(STDOUT_FILENO, TCSANOW, &saved);
     if (fclose(c.out) != 0)
         fail(out_path, "cannot close the capture");
     free(c.data);

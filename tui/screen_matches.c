@@ -33,7 +33,7 @@
 #define MAX_TILES 12           /* the gallery's page at most; a query has 6 */
 #define MATCH_LABEL_ROWS 2     /* "1 w_abc" / "0.9123 ✓" */
 #define GALLERY_LABEL_ROWS 1   /* the image name */
-#define SIXEL_COLORS 256
+#define SIXEL_COLORS 64        /* registers per tile: libsixel's encoding time grows with them */
 #define EVAL_CHECK_SECONDS 2.0 /* how often to look for a newer evaluation */
 #define DEFAULT_CELL_W 10      /* pixels, when the terminal does not say */
 #define DEFAULT_CELL_H 20
@@ -217,6 +217,23 @@ static int load_eval(matches_screen *s, fw_app *app, int64_t id)
     return 0;
 }
 
+/* Keep the selected match on a whale with a gallery: when it is new_whale,
+ * the first rank that is not. */
+static void fix_match(matches_screen *s)
+{
+    if (!s->browser.have_eval || s->browser.query < 0)
+        return;
+    const fw_eval_query *q = &s->browser.ev.queries[s->browser.query];
+    const char *id = q->match_id[s->match - 1];
+    if (id && strcmp(id, FW_NEW_WHALE_ID) != 0)
+        return;
+    for (int k = 0; k < FW_EVAL_TOPK; k++)
+        if (q->match_id[k] && strcmp(q->match_id[k], FW_NEW_WHALE_ID) != 0) {
+            s->match = k + 1;
+            return;
+        }
+}
+
 static int matches_tick(void *self, fw_app *app)
 {
     matches_screen *s = self;
@@ -236,8 +253,10 @@ static int matches_tick(void *self, fw_app *app)
         return 0;
     s->checked_at = now;
     int64_t id = newest_eval(app, s->run_id);
-    if (id > 0 && id != s->eval_id && load_eval(s, app, id) == 0)
+    if (id > 0 && id != s->eval_id && load_eval(s, app, id) == 0) {
+        fix_match(s);
         changed = 1;
+    }
     return changed;
 }
 
@@ -632,6 +651,7 @@ static void matches_draw(void *self, fw_app *app, int top, int h, int w)
 
 /* ------------------------------------------------------------ keys */
 
+
 static void open_gallery(matches_screen *s, fw_app *app)
 {
     const fw_eval_query *q = &s->browser.ev.queries[s->browser.query];
@@ -706,18 +726,8 @@ static int mouse_key(matches_screen *s, fw_app *app)
     return 0;
 }
 
-static int matches_key(void *self, fw_app *app, int ch)
+static int query_key(matches_screen *s, fw_app *app, int ch)
 {
-    matches_screen *s = self;
-    if (!s || !s->browser.have_eval || s->browser.query < 0) {
-        if (s && ch == 'n' && s->browser.have_eval) {
-            fw_match_browser_toggle_new_whale(&s->browser);
-            return 1;
-        }
-        return 0;
-    }
-    if (s->gallery)
-        return gallery_key(s, ch);
     switch (ch) {
     case 'j':
     case KEY_DOWN:
@@ -778,6 +788,25 @@ static int matches_key(void *self, fw_app *app, int ch)
     default:
         return 0;
     }
+}
+
+static int matches_key(void *self, fw_app *app, int ch)
+{
+    matches_screen *s = self;
+    if (!s || !s->browser.have_eval || s->browser.query < 0) {
+        if (s && ch == 'n' && s->browser.have_eval) {
+            fw_match_browser_toggle_new_whale(&s->browser);
+            return 1;
+        }
+        return 0;
+    }
+    if (s->gallery)
+        return gallery_key(s, ch);
+    int query = s->browser.query;
+    int used = query_key(s, app, ch);
+    if (s->browser.query != query)
+        fix_match(s);
+    return used;
 }
 
 const fw_screen_ops fw_screen_matches = {
