@@ -471,9 +471,8 @@ static void draw_table(matches_screen *s, fw_app *app, int top, int h, int w)
                   "whale id", "similarity", "correct", "gallery image");
     for (int k = 1; k <= FW_EVAL_TOPK && y < top + h; k++, y++) {
         const fw_match_tile *t = &tiles[k];
-        attr_t sel = k == s->match ? A_REVERSE : 0;
         fw_draw_textf(app, y, 0, 6, FW_ROLE_TEXT, 0, "%-4d", k);
-        fw_draw_text(app, y, 6, 24, FW_ROLE_TEXT, sel, t->label);
+        fw_draw_text(app, y, 6, 24, k == s->match ? FW_ROLE_SELECTION : FW_ROLE_TEXT, 0, t->label);
         fw_draw_textf(app, y, 32, 10, FW_ROLE_TEXT, 0, "%10.4f", t->similarity);
         fw_draw_text(app, y, 44, 7, t->correct ? FW_ROLE_GOOD : FW_ROLE_BAD, A_BOLD,
                      mark(app, t->correct));
@@ -507,8 +506,8 @@ static void draw_labels(matches_screen *s, fw_app *app, int i, int y, int x, int
         return;
     }
     int used = fw_draw_textf(app, y, x, cols, FW_ROLE_TEXT, 0, "%d ", t->rank);
-    fw_draw_text(app, y, x + used, cols - used, FW_ROLE_TEXT, t->rank == s->match ? A_REVERSE : 0,
-                 t->label);
+    fw_draw_text(app, y, x + used, cols - used,
+                 t->rank == s->match ? FW_ROLE_SELECTION : FW_ROLE_TEXT, 0, t->label);
     fw_draw_textf(app, y + 1, x, cols, t->correct ? FW_ROLE_GOOD : FW_ROLE_BAD, A_BOLD,
                   "%.4f %s", t->similarity, mark(app, t->correct));
 }
