@@ -86,6 +86,7 @@ typedef struct matches_screen {
     long n_gallery;
     long gallery_first;  /* first row shown */
     int gallery_step;    /* tiles per row of the last layout */
+    int gallery_shown;   /* images the last draw showed */
 
     /* the tiles shown and their cached images */
     fw_match_tile tiles[MAX_TILES];
@@ -436,7 +437,7 @@ static void draw_header(matches_screen *s, fw_app *app, int top, int w)
                   s->run_id, info ? " (" : "", info ? info->name : "", info ? ")" : "",
                   (long long)ev->id, (long long)ev->step, ev->epoch, ev->map5, ev->top1);
     if (s->gallery) {
-        long last = s->gallery_first + s->key.n_tiles;
+        long last = s->gallery_first + s->gallery_shown;
         fw_draw_textf(app, top + 1, 0, w, FW_ROLE_TEXT, 0,
                       "gallery of %s: %ld train image%s (%ld-%ld shown)  Esc back  j/k scroll",
                       s->gallery_whale, s->n_gallery, s->n_gallery == 1 ? "" : "s",
@@ -484,6 +485,17 @@ static void draw_table(matches_screen *s, fw_app *app, int top, int h, int w)
     }
     if (tiles[0].reason[0] && y + 1 < top + h)
         fw_draw_textf(app, y + 1, 0, w, FW_ROLE_BAD, 0, "query image: %s", tiles[0].reason);
+}
+
+/* The gallery without images: one image name a line. */
+static void draw_gallery_list(matches_screen *s, fw_app *app, int top, int w)
+{
+    const char *query = s->browser.ev.queries[s->browser.query].image;
+    for (int i = 0; i < s->gallery_shown; i++) {
+        const char *name = s->ds.train[s->gallery_rows[s->gallery_first + i]].image;
+        fw_draw_textf(app, top + i, 2, w - 2, FW_ROLE_TEXT, 0, "%s%s", name,
+                      query && !strcmp(name, query) ? "  (query)" : "");
+    }
 }
 
 /* The label lines under tile i. */
@@ -561,6 +573,9 @@ static void matches_draw(void *self, fw_app *app, int top, int h, int w)
             fw_draw_textf(app, top + 1, 2, w - 4, FW_ROLE_DIM, 0,
                           "Run %s has no evaluation yet: one is stored after each epoch.",
                           s->run_id);
+        else if (s->browser.ev.n_queries == 0)
+            fw_draw_textf(app, top + 1, 2, w - 4, FW_ROLE_DIM, 0, "Evaluation %lld has no queries.",
+                          (long long)s->eval_id);
         else
             draw_message(app, top, w,
                          "No query to show: every query is new_whale (n shows them).");
@@ -582,13 +597,19 @@ static void matches_draw(void *self, fw_app *app, int top, int h, int w)
     if (mode != FW_GRAPHICS_TEXT)
         laid = fw_match_screen_layout(mode == FW_GRAPHICS_SIXEL, (int)(n_want > 0 ? n_want : 1),
                                       label_rows, h, w, s->cell_w, s->cell_h, &lay);
-    if (laid < 0 && s->gallery) { /* no room for images: back to the query */
-        close_gallery(s);
-    }
     if (laid < 0 || mode == FW_GRAPHICS_TEXT) {
         wipe_written(s);
+        if (s->gallery) {
+            s->gallery_step = 1;
+            s->gallery_shown = grid_h < 1 ? 1 : grid_h;
+            if (s->gallery_shown > s->n_gallery - s->gallery_first)
+                s->gallery_shown = (int)(s->n_gallery - s->gallery_first);
+        }
         draw_header(s, app, top, w);
-        draw_table(s, app, grid_top, grid_h, w);
+        if (s->gallery)
+            draw_gallery_list(s, app, grid_top, w);
+        else
+            draw_table(s, app, grid_top, grid_h, w);
         return;
     }
     int page = lay.per_row * lay.grid_rows;
@@ -617,6 +638,7 @@ static void matches_draw(void *self, fw_app *app, int top, int h, int w)
     if (!same_key(&s->key, &key))
         build_images(s, app, &key);
     s->lay = lay;
+    s->gallery_shown = s->key.n_tiles;
 
     draw_header(s, app, top, w);
     /* centre the grid horizontally */
@@ -696,7 +718,7 @@ static int gallery_key(matches_screen *s, int ch)
     case 'j':
     case KEY_DOWN:
     case KEY_NPAGE:
-        if (s->gallery_first + s->key.n_tiles < s->n_gallery)
+        if (s->gallery_first + s->gallery_shown < s->n_gallery)
             s->gallery_first += step;
         return 1;
     case 'k':
