@@ -128,6 +128,21 @@ void fw_run_list_free(fw_run_info *runs, int n);
  * started_at the first time; finished/failed/interrupted set ended_at. */
 int fw_store_run_set_status(fw_store *s, const char *id, fw_run_status st, fw_error *err);
 
+/* Rename a run (name non-empty; FW_ENOTFOUND when the run is absent). */
+int fw_store_run_rename(fw_store *s, const char *id, const char *name, fw_error *err);
+
+/* Delete a run with its metrics, events, evaluations (and their queries),
+ * LR-finder curves and control requests, in one transaction. Runs that name
+ * it as their parent keep going without one. A running or paused run is
+ * refused (FW_EINVAL); FW_ENOTFOUND when absent. The checkpoint files are
+ * left alone: remove them with fw_store_run_remove_files. */
+int fw_store_run_delete(fw_store *s, const char *id, fw_error *err);
+
+/* Remove WORKSPACE/runs/ID (checkpoints, train.log) recursively, never
+ * following symbolic links; a missing directory is fine. The id must look
+ * like a run id ("r" and digits), so no other path can be named. */
+int fw_store_run_remove_files(const char *workspace, const char *id, fw_error *err);
+
 /* Mark every running/paused run whose owner died (same host) interrupted;
  * *n_marked (may be NULL) counts them. run_get/run_list call this. */
 int fw_store_reap_dead_owners(fw_store *s, int *n_marked, fw_error *err);

@@ -1,14 +1,19 @@
 /* store_runs.c — runs in the store: create with a generated id, read, list,
- * status transitions with the owner process, and dead owners -> interrupted. */
+ * status transitions with the owner process, dead owners -> interrupted,
+ * rename and delete (with the run's files in the workspace). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "sqlite_check.h"
 #include "store.h"
 
@@ -62,14 +67,18 @@ int fw_store_run_create(fw_store *s, const fw_run_spec *spec, char id_out[FW_RUN
         sqlite3_finalize(st);
         st = NULL;
     }
-    /* The id is 'r' and the next sequence number, zero-padded to 4 digits. */
+    /* The id is 'r' and the next sequence number, zero-padded to 4 digits.
+     * The number comes from sqlite_sequence (AUTOINCREMENT's high-water
+     * mark), so the id of a deleted run is never given out again. */
     if (rc == 0)
         rc = SQLITE_CHECK(
             err, db,
             sqlite3_prepare_v2(db,
                                "INSERT INTO runs (id, name, parent, status, created_at, "
                                "updated_at, config, backend, devices) VALUES ("
-                               " printf('r%04d', coalesce((SELECT max(seq) FROM runs), 0) + 1),"
+                               " printf('r%04d', max(coalesce((SELECT seq FROM sqlite_sequence"
+                               "  WHERE name = 'runs'), 0), coalesce((SELECT max(seq) FROM runs),"
+                               "  0)) + 1),"
                                " ?1, ?2, 'queued', ?3, ?3, ?4, ?5, ?6) RETURNING id",
                                -1, &st, NULL));
     if (rc == 0) {
@@ -344,4 +353,160 @@ int fw_store_run_set_status(fw_store *s, const char *id, fw_run_status to, fw_er
         return fw_store_commit(s, err);
     fw_store_rollback(s);
     return rc;
+}
+
+int fw_store_run_rename(fw_store *s, const char *id, const char *name, fw_error *err)
+{
+    sqlite3 *db = fw_store_db(s);
+    if (!name || !*name)
+        return fw_fail(err, FW_EINVAL, "run %s: a run needs a non-empty name", id);
+    FW_TRY(fw_store_begin(s, err));
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_CHECK(err, db,
+                          sqlite3_prepare_v2(db, "UPDATE runs SET name = ?2 WHERE id = ?1", -1,
+                                             &st, NULL));
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = SQLITE_CHECK(err, db, sqlite3_step(st));
+        if (rc == 0 && sqlite3_changes(db) == 0)
+            rc = fw_fail(err, FW_ENOTFOUND, "%s: no run %s", fw_store_path(s), id);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0)
+        return fw_store_commit(s, err);
+    fw_store_rollback(s);
+    return rc;
+}
+
+/* The statements that remove a run, children first. The schema's foreign
+ * keys cascade too, but deleting explicitly does not depend on the
+ * connection's foreign_keys setting. */
+static const char *const delete_sql[] = {
+    "DELETE FROM eval_queries WHERE eval_id IN (SELECT id FROM evaluations WHERE run_id = ?1)",
+    "DELETE FROM evaluations WHERE run_id = ?1",
+    "DELETE FROM lr_points WHERE curve_id IN (SELECT id FROM lr_curves WHERE run_id = ?1)",
+    "DELETE FROM lr_curves WHERE run_id = ?1",
+    "DELETE FROM metrics WHERE run_id = ?1",
+    "DELETE FROM events WHERE run_id = ?1",
+    "DELETE FROM control_requests WHERE run_id = ?1",
+    "UPDATE runs SET parent = NULL WHERE parent = ?1",
+    "DELETE FROM runs WHERE id = ?1",
+};
+
+int fw_store_run_delete(fw_store *s, const char *id, fw_error *err)
+{
+    sqlite3 *db = fw_store_db(s);
+    FW_TRY(fw_store_begin(s, err));
+    /* The status is read inside the write transaction, so a run cannot
+     * start between the check and the delete. */
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_CHECK(err, db,
+                          sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE id = ?", -1, &st,
+                                             NULL));
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        fw_run_status status = FW_RUN_QUEUED;
+        if (step == SQLITE_ROW) {
+            fw_run_status_parse((const char *)sqlite3_column_text(st, 0), &status);
+            if (status == FW_RUN_RUNNING || status == FW_RUN_PAUSED)
+                rc = fw_fail(err, FW_EINVAL, "run %s is %s: stop it before deleting it", id,
+                             fw_run_status_name(status));
+        } else if (step == SQLITE_DONE) {
+            rc = fw_fail(err, FW_ENOTFOUND, "%s: no run %s", fw_store_path(s), id);
+        } else {
+            rc = SQLITE_CHECK(err, db, step);
+        }
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; rc == 0 && i < sizeof delete_sql / sizeof delete_sql[0]; i++) {
+        st = NULL;
+        rc = SQLITE_CHECK(err, db, sqlite3_prepare_v2(db, delete_sql[i], -1, &st, NULL));
+        if (rc == 0) {
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+            rc = SQLITE_CHECK(err, db, sqlite3_step(st));
+        }
+        sqlite3_finalize(st);
+    }
+    if (rc == 0)
+        return fw_store_commit(s, err);
+    fw_store_rollback(s);
+    return rc;
+}
+
+/* Remove the entries of the open directory dir_fd, recursively (never
+ * following links), then close it. path names it in messages. */
+static int remove_tree_at(int dir_fd, const char *path, int depth, fw_error *err)
+{
+    if (depth > 32) {
+        close(dir_fd);
+        return fw_fail(err, FW_EINVAL, "%s: directories nested too deep to remove", path);
+    }
+    DIR *d = fdopendir(dir_fd);
+    if (!d) {
+        int e = errno;
+        close(dir_fd);
+        return fw_fail(err, FW_EIO, "%s: %s", path, strerror(e));
+    }
+    int rc = 0;
+    struct dirent *ent;
+    while (rc == 0) {
+        errno = 0;
+        ent = readdir(d);
+        if (!ent) {
+            if (errno != 0)
+                rc = fw_fail(err, FW_EIO, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+            continue;
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/%s", path, ent->d_name);
+        struct stat sb;
+        if (fstatat(dir_fd, ent->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT)
+                rc = fw_fail(err, FW_EIO, "%s: %s", sub, strerror(errno));
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            int fd = openat(dir_fd, ent->d_name,
+                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) {
+                rc = fw_fail(err, FW_EIO, "%s: %s", sub, strerror(errno));
+                break;
+            }
+            rc = remove_tree_at(fd, sub, depth + 1, err);
+            if (rc == 0 && unlinkat(dir_fd, ent->d_name, AT_REMOVEDIR) != 0 &&
+                errno != ENOENT)
+                rc = fw_fail(err, FW_EIO, "%s: %s", sub, strerror(errno));
+        } else if (unlinkat(dir_fd, ent->d_name, 0) != 0 && errno != ENOENT) {
+            rc = fw_fail(err, FW_EIO, "%s: %s", sub, strerror(errno));
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int fw_store_run_remove_files(const char *workspace, const char *id, fw_error *err)
+{
+    size_t n = strlen(id);
+    int id_ok = n >= 2 && n < FW_RUN_ID_CAP && id[0] == 'r';
+    for (size_t i = 1; id_ok && i < n; i++)
+        id_ok = id[i] >= '0' && id[i] <= '9';
+    if (!id_ok)
+        return fw_fail(err, FW_EINVAL, "'%s' is not a run id", id);
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/runs/%s", workspace, id) >= sizeof path)
+        return fw_fail(err, FW_EINVAL, "%s/runs/%s: path too long", workspace, id);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return fw_fail(err, FW_EIO, "%s: %s", path, strerror(errno));
+    }
+    FW_TRY(remove_tree_at(fd, path, 0, err));
+    if (rmdir(path) != 0 && errno != ENOENT)
+        return fw_fail(err, FW_EIO, "%s: %s", path, strerror(errno));
+    return fw_fsync_parent_dir(path, err);
 }

@@ -593,46 +593,82 @@ static void draw_message_line(fw_app *app)
     }
 }
 
+/* The items of a hint string: "n new  p pause" holds "n new" and "p pause".
+ * Writes at most cap items into item[] (each up to 127 bytes); returns the
+ * count. */
+static int hint_items(const char *hints, char item[][128], int cap)
+{
+    int n = 0;
+    const char *p = hints;
+    while (p && *p && n < cap) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *end = strstr(p, "  ");
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        snprintf(item[n++], 128, "%.*s", (int)len, p);
+        p = end ? end + 2 : NULL;
+    }
+    return n;
+}
+
+#define APP_MAX_HINTS 48
+
+/* The screen's hints, whole items only, then the global keys at the right. */
 static void draw_hint_line(fw_app *app)
 {
     int y = LINES - 1;
     fw_draw_clear(app, y, 0, 1, COLS);
     const char *global = "? help  T theme  q quit";
     int gw = fw_text_columns(global);
-    fw_draw_text(app, y, 0, COLS - gw - 2, FW_ROLE_HINT, 0, all_screens[app->current]->hints);
+    char item[APP_MAX_HINTS][128];
+    int n = hint_items(all_screens[app->current]->hints, item, APP_MAX_HINTS);
+    int x = 0, room = COLS - gw - 3;
+    for (int i = 0; i < n; i++) {
+        int w = fw_text_columns(item[i]);
+        if (x + w > room)
+            break;
+        fw_draw_text(app, y, x, w, FW_ROLE_HINT, 0, item[i]);
+        x += w + 2;
+    }
     fw_draw_text(app, y, COLS - gw - 1, gw, FW_ROLE_HINT, A_BOLD, global);
 }
 
+/* The help overlay: the global keys, then the screen's, in as many columns
+ * as the box needs. */
 static void draw_help(fw_app *app, int top, int h, int w)
 {
     static const char *const global_keys[] = {
-        "1-7, Tab, S-Tab   switch screen (or click a tab)",
-        "?                 this help (any key closes it)",
-        "T                 next colour theme",
-        "Ctrl-L            redraw the screen",
-        "q, Ctrl-C         quit (asks first while runs train here)",
-        "j/k, arrows       move; g/G first/last",
+        "1-7 Tab S-Tab  switch screen (or click a tab)",
+        "?              this help (any key closes it)",
+        "T              next colour theme",
+        "Ctrl-L         redraw the screen",
+        "q Ctrl-C       quit (asks while runs train here)",
     };
-    int bw = w - 8 < 76 ? w - 8 : 76, bh = h - 2;
-    int bx = (w - bw) / 2, by = top + 1;
+    int n_global = (int)(sizeof global_keys / sizeof global_keys[0]);
+    char item[APP_MAX_HINTS][128];
+    int n = hint_items(all_screens[app->current]->hints, item, APP_MAX_HINTS);
+    int bw = w - 4, bh = h - 1;
+    int bx = (w - bw) / 2, by = top;
     fw_draw_clear(app, by, bx, bh, bw);
     fw_draw_rule(app, by, bx, bw, "Help");
-    int y = by + 2;
-    for (size_t i = 0; i < sizeof global_keys / sizeof global_keys[0] && y < by + bh - 1; i++)
+    int y = by + 1;
+    for (int i = 0; i < n_global && y < by + bh - 1; i++)
         fw_draw_text(app, y++, bx + 2, bw - 4, FW_ROLE_TEXT, 0, global_keys[i]);
-    y++;
     if (y < by + bh - 1)
         fw_draw_textf(app, y++, bx + 2, bw - 4, FW_ROLE_TITLE, A_BOLD, "%s screen",
                       all_screens[app->current]->title);
-    /* The screen's hints, two spaces apart: one per line. */
-    const char *p = all_screens[app->current]->hints;
-    while (p && *p && y < by + bh - 1) {
-        const char *end = strstr(p, "  ");
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char item[128];
-        snprintf(item, sizeof item, "%.*s", (int)len, p);
-        fw_draw_text(app, y++, bx + 4, bw - 6, FW_ROLE_TEXT, 0, item);
-        p = end ? end + 2 : NULL;
+    int rows = by + bh - 1 - y;
+    if (rows < 1)
+        rows = 1;
+    int cols = (n + rows - 1) / rows;
+    if (cols < 1)
+        cols = 1;
+    int col_w = (bw - 4) / cols;
+    for (int i = 0; i < n; i++) {
+        int c = i / rows, r = i % rows;
+        fw_draw_text(app, y + r, bx + 2 + c * col_w, col_w - 1, FW_ROLE_TEXT, 0, item[i]);
     }
     fw_draw_rule(app, by + bh - 1, bx, bw, NULL);
 }
@@ -919,7 +955,9 @@ static int start_curses(fw_app *app)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     curs_set(0);
-    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED |
+                  BUTTON5_PRESSED,
+              NULL);
     mouseinterval(0);
     int detected = FW_COLORS_NONE;
     if (has_colors()) {
