@@ -123,6 +123,7 @@ ok_if "the loss plot grows while the run trains ($before -> $after braille cells
 # ------------------------------------------------------------ pause / resume
 tm send-keys -t A 1 p
 ok_if "p on the Runs screen pauses the run" wait_status r0001 paused
+wait_for A "paused" >/dev/null # the UI has seen it (p toggles what it shows)
 tm send-keys -t A p
 ok_if "p again resumes it" wait_status r0001 running
 
@@ -162,6 +163,7 @@ open_ui B 120 40 --graphics text
 ok_if "a new workbench attaches and lists the run with its owner" wait_for B "pid $ui_pid"
 tm send-keys -t B p
 ok_if "the attached UI pauses the other process's run" wait_status r0001 paused
+wait_for B "paused" >/dev/null
 tm send-keys -t B p
 ok_if "and resumes it" wait_status r0001 running
 tm send-keys -t B s
