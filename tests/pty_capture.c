@@ -12,12 +12,15 @@
  * SCRIPT is a space-separated list of steps:
  *   key:TEXT        type TEXT (\e = Esc, \r, \n, \\ and \s = space are understood)
  *   settle:MS       read until the program has been quiet for MS milliseconds
+ *   sleep:MS        read for MS milliseconds
  *   until:TEXT      read until TEXT appears in what was written since the last mark
  *   count:N:TEXT    read until TEXT has appeared N times since the last mark
  *   mark            append the number of bytes captured so far to OUT.marks
  *   resize:RxC      change the window to R rows x C columns (pixels scaled to
  *                   keep the cell size); the program gets SIGWINCH
- *   sh:COMMAND      run a shell command (escapes as in key:), e.g. a screenshot
+ *   sh:COMMAND      run a short shell command (escapes as in key:), e.g. a
+ *                   screenshot; $PTY_CAPTURE_PID is the program's process id
+ *                   (nothing is read meanwhile: use sleep:, not sh:sleep)
  * Waits give up after 20 s (exit 3). After the script, the program has 10 s
  * to exit; the exit status is the program's, 124 when it had to be killed.
  */
@@ -154,6 +157,10 @@ static void run_step(capture *c, const char *step)
         while (pump(c, quiet) > 0)
             if (now_ms() - start > WAIT_LIMIT_MS)
                 fail(step, "the program never went quiet");
+    } else if (!strncmp(step, "sleep:", 6)) {
+        double end = now_ms() + atoi(step + 6);
+        for (double left; (left = end - now_ms()) > 0;)
+            pump(c, left < 100 ? (int)left + 1 : 100);
     } else if (!strncmp(step, "until:", 6) || !strncmp(step, "count:", 6)) {
         size_t want = 1;
         const char *t = step + 6;
@@ -268,6 +275,9 @@ int main(int argc, char **argv)
         _exit(127);
     }
 
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "%ld", (long)pid);
+    setenv("PTY_CAPTURE_PID", pid_text, 1);
     char *steps = strdup(script);
     for (char *save = NULL, *s = strtok_r(steps, " ", &save); s; s = strtok_r(NULL, " ", &save))
         run_step(&c, s);
