@@ -1,8 +1,9 @@
 /* cmd_matches.c — `flukewatch matches RUN`: one validation query of a run's
  * evaluation and its top-5 predicted whales, drawn as thumbnails (sixel
  * images or Unicode half-blocks) with id, similarity and right/wrong, or as a
- * plain table. The gallery image of a predicted whale is its first train.csv
- * image in file order other than the query itself. */
+ * plain table. The tiles, the gallery lookup (a predicted whale's first
+ * train.csv image other than the query), the worst-first choice and the
+ * canvas composition are match_view.c's, shared with the workbench. */
 #include <config.h>
 
 #include <errno.h>
@@ -14,15 +15,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "match_view.h"
 #include "dataset.h"
-#include "decode.h"
-#include "run_config.h"
 #include "sanitize.h"
 #include "store.h"
 #include "term_caps.h"
 #include "thumbs.h"
 
-#define TEXT_CAP 512
+#define TEXT_CAP FW_MATCH_TEXT_CAP
 #define TILE_GAP_CELLS 2
 #define DA1_TIMEOUT_MS 300
 #define SIXEL_DEFAULT_W 192
@@ -44,17 +44,7 @@ typedef struct matches_opts {
     int cols;            /* thumbnail width in cells (0: default) */
 } matches_opts;
 
-/* One tile of the grid: the query or one predicted whale. */
-typedef struct tile {
-    char label[TEXT_CAP];     /* sanitised: "query" or the whale id */
-    char image[TEXT_CAP];     /* sanitised image name, "" when none */
-    char path[4096];          /* file to draw, "" when none */
-    char reason[TEXT_CAP];    /* why nothing is drawn ("" = draw path) */
-    double similarity;
-    int rank;                 /* 0 for the query, 1..5 */
-    int correct;
-    int note;                 /* number of the footnote with the reason, 0 = none */
-} tile;
+typedef fw_match_tile tile; /* the query or one predicted whale (match_view.h) */
 
 /* How the terminal is to be used. */
 typedef struct view {
@@ -128,15 +118,6 @@ static int parse_args(const fw_command *cmd, int argc, char **argv, matches_opts
 
 /* ------------------------------------------------------------ choosing */
 
-/* Rank (1..5) of the true id among the predictions, 6 when absent. */
-static int true_rank(const fw_eval_query *q)
-{
-    for (int k = 0; k < FW_EVAL_TOPK; k++)
-        if (q->match_id[k] && !strcmp(q->match_id[k], q->true_id))
-            return k + 1;
-    return FW_EVAL_TOPK + 1;
-}
-
 static int pick_query(const fw_command *cmd, const matches_opts *o, const fw_evaluation *ev)
 {
     if (o->query) {
@@ -150,76 +131,10 @@ static int pick_query(const fw_command *cmd, const matches_opts *o, const fw_eva
     }
     if (!o->worst)
         return 0;
-    int best = 0, best_rank = 0;
-    for (int i = 0; i < ev->n_queries; i++) {
-        int r = true_rank(&ev->queries[i]);
-        if (r > best_rank) {
-            best_rank = r;
-            best = i;
-        }
-    }
-    return best;
+    return fw_match_worst(ev, 0);
 }
 
 /* ------------------------------------------------------------ tiles */
-
-/* Index of the first train.csv row of whale `id` other than `exclude`, or -1. */
-static long gallery_row(const fw_dataset *ds, const char *id, const char *exclude)
-{
-    int w = fw_dataset_whale_index(ds, id);
-    if (w < 0) /* new_whale, or an id train.csv does not have */
-        return -1;
-    for (long i = 0; i < ds->n_train; i++)
-        if (ds->train[i].whale == w && strcmp(ds->train[i].image, exclude) != 0)
-            return i;
-    return -1;
-}
-
-static void set_image(tile *t, const fw_dataset *ds, const char *name, const char *data_error)
-{
-    fw_sanitize(name, t->image, sizeof t->image);
-    if (data_error) {
-        snprintf(t->reason, sizeof t->reason, "%s", data_error);
-        return;
-    }
-    fw_error err;
-    fw_error_clear(&err);
-    if (fw_dataset_path(ds, "train", name, t->path, sizeof t->path, &err) < 0) {
-        t->path[0] = '\0';
-        fw_sanitize(err.msg, t->reason, sizeof t->reason);
-    }
-}
-
-/* Fill the six tiles of query q: tiles[0] the query, tiles[1..5] the matches. */
-static void build_tiles(const fw_eval_query *q, const fw_dataset *ds, const char *data_error,
-                        tile tiles[1 + FW_EVAL_TOPK])
-{
-    memset(tiles, 0, sizeof(tile) * (1 + FW_EVAL_TOPK));
-    snprintf(tiles[0].label, sizeof tiles[0].label, "query");
-    set_image(&tiles[0], ds, q->image, data_error);
-    for (int k = 0; k < FW_EVAL_TOPK; k++) {
-        tile *t = &tiles[1 + k];
-        const char *id = q->match_id[k] ? q->match_id[k] : "";
-        fw_sanitize(id, t->label, sizeof t->label);
-        t->rank = k + 1;
-        t->similarity = q->similarity[k];
-        t->correct = !strcmp(id, q->true_id);
-        if (!strcmp(id, FW_NEW_WHALE_ID)) {
-            snprintf(t->reason, sizeof t->reason, "new_whale has no image");
-        } else if (data_error) {
-            snprintf(t->reason, sizeof t->reason, "%s", data_error);
-        } else {
-            long row = gallery_row(ds, id, q->image);
-            if (row < 0)
-                snprintf(t->reason, sizeof t->reason, "%s",
-                         fw_dataset_whale_index(ds, id) < -1
-                             ? "id not in train.csv"
-                             : "no other train.csv image of this whale");
-            else
-                set_image(t, ds, ds->train[row].image, NULL);
-        }
-    }
-}
 
 /* ------------------------------------------------------------ text */
 
@@ -269,7 +184,7 @@ static void print_header(const fw_run_info *run, const fw_evaluation *ev, int qi
            run->id, fw_sanitize(run->name, name, sizeof name), (long long)ev->id,
            (long long)ev->step, ev->epoch, ev->map5, ev->top1, ev->checkpoint[0] ? "  " : "",
            fw_sanitize(ev->checkpoint, ckpt, sizeof ckpt));
-    int r = true_rank(q);
+    int r = fw_match_true_rank(q);
     char where[64];
     if (r <= FW_EVAL_TOPK)
         snprintf(where, sizeof where, "true id at rank %d", r);
@@ -280,7 +195,7 @@ static void print_header(const fw_run_info *run, const fw_evaluation *ev, int qi
            fw_sanitize(q->true_id, truth, sizeof truth), where);
 }
 
-static int print_table(const view *v, tile tiles[1 + FW_EVAL_TOPK])
+static int print_table(const view *v, tile tiles[FW_MATCH_TILES])
 {
     int idw = 8;
     for (int k = 1; k <= FW_EVAL_TOPK; k++) {
@@ -315,33 +230,10 @@ static int print_table(const view *v, tile tiles[1 + FW_EVAL_TOPK])
 
 /* ------------------------------------------------------------ grid */
 
-/* Decode a tile's image into an RGB canvas of tile_w x tile_h; an image that
- * cannot be drawn gives an empty tile and a reason. */
-static void draw_tile(tile *t, int tile_w, int tile_h, fw_image *canvas, int x)
-{
-    if (!t->reason[0] && t->path[0]) {
-        fw_image img = {0};
-        fw_error err;
-        fw_error_clear(&err);
-        int ok = fw_jpeg_decode_file(t->path, 3, tile_w, tile_h, NULL, &img, &err) == FW_OK &&
-                 fw_thumb_fit(&img, canvas, x, 0, tile_w, tile_h, &err) == FW_OK;
-        fw_image_free(&img);
-        if (ok)
-            return;
-        /* the message starts with the path; keep what follows it */
-        const char *msg = err.msg;
-        size_t plen = strlen(t->path);
-        if (!strncmp(msg, t->path, plen) && !strncmp(msg + plen, ": ", 2))
-            msg += plen + 2;
-        fw_sanitize(msg[0] ? msg : fw_error_name(err.code), t->reason, sizeof t->reason);
-    }
-    fw_thumb_empty(canvas, x, 0, tile_w, tile_h);
-}
-
 /* Label lines under a row of tiles: the id (or "query"), the similarity and
  * mark (or the true id), and "no image [n]" for a tile that is empty. */
-static int put_labels(fw_outbuf *out, const view *v, const tile *row, int n, int tile_cols,
-                      const char *true_id, fw_error *err)
+static int put_labels(fw_outbuf *out, const view *v, const tile *row, const int *notes, int n,
+                      int tile_cols, const char *true_id, fw_error *err)
 {
     int any_reason = 0;
     for (int i = 0; i < n; i++)
@@ -365,8 +257,8 @@ static int put_labels(fw_outbuf *out, const view *v, const tile *row, int n, int
                     if (v->color)
                         color = t->correct ? "\033[1;32m" : "\033[1;31m";
                 }
-            } else if (t->note) {
-                snprintf(text, sizeof text, "no image [%d]", t->note);
+            } else if (notes[i]) {
+                snprintf(text, sizeof text, "no image [%d]", notes[i]);
             } else if (t->reason[0]) {
                 snprintf(text, sizeof text, "(no image)");
             }
@@ -397,10 +289,11 @@ static int split_lines(char *buf, char **lines, int cap)
     return n;
 }
 
-static int render_grid(const view *v, const matches_opts *o, tile tiles[1 + FW_EVAL_TOPK],
+static int render_grid(const view *v, const matches_opts *o, tile tiles[FW_MATCH_TILES],
                        const char *true_id, fw_outbuf *out, fw_error *err)
 {
-    const int n_tiles = 1 + FW_EVAL_TOPK;
+    int note[FW_MATCH_TILES] = {0}; /* footnote of a tile without an image, 0 = none */
+    const int n_tiles = FW_MATCH_TILES;
     int tile_cols, tile_w, tile_h; /* cells wide; pixels */
     if (v->mode == MODE_SIXEL) {
         if (o->cols) {
@@ -442,7 +335,7 @@ static int render_grid(const view *v, const matches_opts *o, tile tiles[1 + FW_E
         int n = first + per_row <= n_tiles ? per_row : n_tiles - first;
         int gap_px = v->mode == MODE_SIXEL ? TILE_GAP_CELLS * v->cell_w : 0;
         int canvas_w = v->mode == MODE_SIXEL ? n * tile_w + (n - 1) * gap_px : tile_w;
-        fw_image canvas[1 + FW_EVAL_TOPK];
+        fw_image canvas[FW_MATCH_TILES];
         memset(canvas, 0, sizeof canvas);
         int rc = FW_OK;
         int n_canvas = v->mode == MODE_SIXEL ? 1 : n;
@@ -451,11 +344,11 @@ static int render_grid(const view *v, const matches_opts *o, tile tiles[1 + FW_E
         for (int i = 0; i < n && rc == FW_OK; i++) {
             tile *t = &tiles[first + i];
             if (v->mode == MODE_SIXEL)
-                draw_tile(t, tile_w, tile_h, &canvas[0], i * (tile_w + gap_px));
+                fw_match_draw_tile(t, &canvas[0], i * (tile_w + gap_px), 0, tile_w, tile_h);
             else
-                draw_tile(t, tile_w, tile_h, &canvas[i], 0);
+                fw_match_draw_tile(t, &canvas[i], 0, 0, tile_w, tile_h);
             if (t->reason[0] && strcmp(t->label, FW_NEW_WHALE_ID) != 0)
-                t->note = ++notes;
+                note[first + i] = ++notes;
         }
         if (rc == FW_OK && v->mode == MODE_SIXEL) {
             rc = fw_sixel_render(&canvas[0], 256, out, err);
@@ -463,9 +356,9 @@ static int render_grid(const view *v, const matches_opts *o, tile tiles[1 + FW_E
                 rc = fw_outbuf_append(out, "\n", 1, err);
         } else if (rc == FW_OK) {
             /* render each tile, then interleave their lines with plain gaps */
-            fw_outbuf cells[1 + FW_EVAL_TOPK];
+            fw_outbuf cells[FW_MATCH_TILES];
             memset(cells, 0, sizeof cells);
-            char *lines[1 + FW_EVAL_TOPK][256];
+            char *lines[FW_MATCH_TILES][256];
             int n_lines = 0;
             static const uint8_t pad[3] = {0, 0, 0};
             for (int i = 0; i < n && rc == FW_OK; i++) {
@@ -489,7 +382,7 @@ static int render_grid(const view *v, const matches_opts *o, tile tiles[1 + FW_E
         for (int c = 0; c < n_canvas; c++)
             fw_image_free(&canvas[c]);
         if (rc == FW_OK)
-            rc = put_labels(out, v, &tiles[first], n, tile_cols, true_id, err);
+            rc = put_labels(out, v, &tiles[first], &note[first], n, tile_cols, true_id, err);
         if (rc == FW_OK && first + per_row < n_tiles)
             rc = fw_outbuf_append(out, "\n", 1, err);
         if (rc < 0)
@@ -497,8 +390,8 @@ static int render_grid(const view *v, const matches_opts *o, tile tiles[1 + FW_E
     }
     for (int i = 0; i < n_tiles; i++) {
         const tile *t = &tiles[i];
-        if (t->note)
-            FW_TRY(fw_outbuf_printf(out, err, "[%d] %s%s%s: %s\n", t->note,
+        if (note[i])
+            FW_TRY(fw_outbuf_printf(out, err, "[%d] %s%s%s: %s\n", note[i],
                                     t->rank ? t->label : "query", t->image[0] ? " " : "",
                                     t->image, t->reason));
     }
@@ -574,30 +467,6 @@ static void choose_view(const fw_command *cmd, const matches_opts *o, view *v)
 
 /* ------------------------------------------------------------ command */
 
-static int load_images_source(const fw_run_info *run, fw_dataset *ds, char *data_error,
-                              size_t cap)
-{
-    fw_error err;
-    fw_error_clear(&err);
-    fw_run_config cfg;
-    fw_run_config_default(&cfg);
-    char origin[64];
-    snprintf(origin, sizeof origin, "run %s config", run->id);
-    if (fw_run_config_parse(&cfg, run->config, origin, &err) < 0) {
-        fw_sanitize(err.msg, data_error, cap);
-        return -1;
-    }
-    if (!cfg.dataset[0]) {
-        snprintf(data_error, cap, "the run's config names no dataset");
-        return -1;
-    }
-    if (fw_dataset_load(ds, cfg.dataset, NULL, &err) < 0) {
-        fw_sanitize(err.msg, data_error, cap);
-        return -1;
-    }
-    return 0;
-}
-
 static int run(int argc, char **argv)
 {
     const fw_command *cmd = &fw_cmd_matches;
@@ -667,11 +536,11 @@ static int run(int argc, char **argv)
         goto done;
 
     char data_error[TEXT_CAP] = "";
-    if (load_images_source(&info, &ds, data_error, sizeof data_error) < 0) {
+    if (fw_match_load_dataset(info.config, info.id, &ds, data_error, sizeof data_error) < 0) {
         fprintf(stderr, "flukewatch %s: warning: no images: %s\n", cmd->name, data_error);
     }
-    tile tiles[1 + FW_EVAL_TOPK];
-    build_tiles(&ev.queries[qi], &ds, data_error[0] ? data_error : NULL, tiles);
+    tile tiles[FW_MATCH_TILES];
+    fw_match_build_tiles(&ev.queries[qi], &ds, data_error[0] ? data_error : NULL, tiles);
 
     view v;
     choose_view(cmd, &o, &v);
