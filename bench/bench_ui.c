@@ -30,12 +30,13 @@
 #include <unistd.h>
 
 #define KEY_ROUNDS 40
-#define QUIET_MS 40
+#define QUIET_MS 120 /* longer than a sixel encoding (~90 ms), well under the 500 ms tick */
 
 typedef struct term_proc {
     pid_t pid;
     int master;
     long bytes;
+    double first_byte; /* time of the first byte since it was last set to 0 */
     char tail[8192]; /* the latest output, for waiting on text */
     size_t tail_len;
 } term_proc;
@@ -82,6 +83,8 @@ static double pump(term_proc *p, int ms)
             return last;
         }
         last = now_s();
+        if (p->first_byte == 0)
+            p->first_byte = last;
         p->bytes += n;
         /* keep the newest bytes (buf is smaller than tail) */
         if (p->tail_len + (size_t)n >= sizeof p->tail) {
@@ -158,14 +161,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Send keys alternately; latency = last byte of the burst - write time. */
-static void key_latency(term_proc *p, const char *keys, double *median, double *max)
+/* Key latencies over KEY_ROUNDS keys sent alternately from `keys`. */
+typedef struct latency {
+    double first_med, first_max; /* write -> the first byte of the answer (ms) */
+    double done_med, done_max;   /* write -> the last byte of its burst (ms) */
+} latency;
+
+static void key_latency(term_proc *p, const char *keys, latency *out)
 {
-    double lat[KEY_ROUNDS];
+    double first[KEY_ROUNDS], done[KEY_ROUNDS];
     int n = 0;
     pump(p, 300);
     for (int i = 0; i < KEY_ROUNDS; i++) {
         char k = keys[i % strlen(keys)];
+        p->first_byte = 0;
         double t0 = now_s();
         if (write(p->master, &k, 1) != 1)
             break;
@@ -178,13 +187,18 @@ static void key_latency(term_proc *p, const char *keys, double *median, double *
             if (got > 0)
                 last = got;
         }
-        if (last > 0)
-            lat[n++] = 1000.0 * (last - t0);
+        if (last > 0) {
+            first[n] = 1000.0 * (p->first_byte - t0);
+            done[n++] = 1000.0 * (last - t0);
+        }
         pump(p, 150); /* let a refresh tick pass between keys */
     }
-    qsort(lat, (size_t)n, sizeof lat[0], cmp_double);
-    *median = n ? lat[n / 2] : -1;
-    *max = n ? lat[n - 1] : -1;
+    qsort(first, (size_t)n, sizeof first[0], cmp_double);
+    qsort(done, (size_t)n, sizeof done[0], cmp_double);
+    out->first_med = n ? first[n / 2] : -1;
+    out->first_max = n ? first[n - 1] : -1;
+    out->done_med = n ? done[n / 2] : -1;
+    out->done_max = n ? done[n - 1] : -1;
 }
 
 static void finish(term_proc *p, const char *quit_keys)
@@ -202,6 +216,33 @@ static void finish(term_proc *p, const char *quit_keys)
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     close(p->master);
+}
+
+/* Start the workbench training a run; returns its app (UI) process. */
+static pid_t start_workbench(term_proc *fw, char **argv, const char *graphics)
+{
+    char *fw_argv[] = {argv[1], "workbench", "--train", argv[2], "--config", argv[3],
+                       "--name", "bench", "--graphics", (char *)graphics, NULL};
+    if (spawn(fw, fw_argv) != 0 || wait_text(fw, "1 training", 60) != 0) {
+        fprintf(stderr, "bench_ui: the workbench did not start a run\n");
+        return -1;
+    }
+    pid_t app = child_of(fw->pid);
+    if (app <= 0)
+        fprintf(stderr, "bench_ui: cannot find the workbench's app process\n");
+    return app;
+}
+
+static void screen_row(term_proc *fw, pid_t app, const char *key, const char *label,
+                       double window)
+{
+    if (write(fw->master, key, 1) != 1)
+        return;
+    pump(fw, 1000);
+    long bytes = 0;
+    double pct = cpu_percent(fw, app, window, &bytes);
+    printf("%-30s %10.2f %12.0f\n", label, pct, bytes / window);
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -224,50 +265,64 @@ int main(int argc, char **argv)
     setenv("LC_ALL", "C.UTF-8", 1);
 
     term_proc fw;
-    char *fw_argv[] = {argv[1], "workbench", "--train", argv[2], "--config", argv[3],
-                       "--name", "bench", "--graphics", "text", NULL};
-    if (spawn(&fw, fw_argv) != 0 || wait_text(&fw, "1 training", 60) != 0) {
-        fprintf(stderr, "bench_ui: the workbench did not start a run\n");
+    pid_t app = start_workbench(&fw, argv, "blocks");
+    if (app <= 0)
         return 1;
-    }
-    pid_t app = child_of(fw.pid);
-    if (app <= 0) {
-        fprintf(stderr, "bench_ui: cannot find the workbench's app process\n");
-        return 1;
-    }
-    printf("UI thread CPU while a run trains (%.0f s per screen, default 500 ms refresh, "
-           "120x40)\n\n",
+    printf("UI thread CPU while a run trains in the same process (%.0f s per screen, default "
+           "500 ms refresh, 120x40)\n\n",
            window);
-    printf("%-28s %10s %12s\n", "program / screen", "% of core", "output B/s");
-    const char *screens[][2] = {{"1", "Runs"}, {"2", "Plots"}, {"4", "System"}, {"7", "Log"}};
+    printf("%-30s %10s %12s\n", "program / screen", "% of core", "output B/s");
+    const char *screens[][2] = {{"1", "Runs"},    {"2", "Plots"},   {"3", "LR finder"},
+                                {"4", "System"},  {"5", "Matches (half-blocks)"},
+                                {"6", "Compare"}, {"7", "Log"}};
     for (size_t i = 0; i < sizeof screens / sizeof screens[0]; i++) {
-        if (write(fw.master, screens[i][0], 1) != 1)
-            break;
-        pump(&fw, 1000);
-        long bytes = 0;
-        double pct = cpu_percent(&fw, app, window, &bytes);
         char label[64];
         snprintf(label, sizeof label, "flukewatch %s", screens[i][1]);
-        printf("%-28s %10.2f %12.0f\n", label, pct, bytes / window);
-        fflush(stdout);
+        screen_row(&fw, app, screens[i][0], label, window);
     }
-    double fw_med, fw_max;
-    key_latency(&fw, "12", &fw_med, &fw_max);
+    latency sw = {-1, -1, -1, -1}, plot = sw, blk = sw, six = sw, top_lat = sw;
+    key_latency(&fw, "12", &sw);
+    if (write(fw.master, "2", 1) == 1)
+        key_latency(&fw, "xxx", &plot); /* x axis: step, epoch, time */
+    if (write(fw.master, "5", 1) == 1)
+        key_latency(&fw, "jk", &blk);
     finish(&fw, "qs");
+
+    term_proc six_proc;
+    app = start_workbench(&six_proc, argv, "sixel");
+    if (app > 0) {
+        if (write(six_proc.master, "5", 1) == 1)
+            pump(&six_proc, 3000); /* the first evaluation */
+        screen_row(&six_proc, app, "5", "flukewatch Matches (sixel)", window);
+        key_latency(&six_proc, "jk", &six);
+        finish(&six_proc, "qs");
+    }
 
     term_proc top;
     char *top_argv[] = {"top", "-d", "0.5", NULL};
-    double top_pct = -1, top_med = -1, top_max = -1;
+    double top_pct = -1;
     long top_bytes = 0;
     if (spawn(&top, top_argv) == 0) {
         pump(&top, 1500);
         top_pct = cpu_percent(&top, top.pid, window, &top_bytes);
-        key_latency(&top, "ii", &top_med, &top_max);
+        key_latency(&top, "ii", &top_lat);
         finish(&top, "q");
     }
-    printf("%-28s %10.2f %12.0f\n\n", "top -d 0.5 (peer)", top_pct, top_bytes / window);
-    printf("%-28s %10s %12s\n", "key latency (ms)", "median", "max");
-    printf("%-28s %10.1f %12.1f\n", "flukewatch (1/2: switch)", fw_med, fw_max);
-    printf("%-28s %10.1f %12.1f\n", "top (i: toggle idle)", top_med, top_max);
-    return 0;
+    printf("%-30s %10.2f %12.0f\n\n", "top -d 0.5 (peer)", top_pct, top_bytes / window);
+    printf("key latency (ms): first byte of the answer, and the end of its output\n");
+    printf("%-30s %8s %8s %8s %8s\n", "", "first", "max", "done", "max");
+    const struct {
+        const char *label;
+        const latency *l;
+    } rows[] = {{"flukewatch 1/2 (switch)", &sw},
+                {"flukewatch Plots x (x axis)", &plot},
+                {"flukewatch Matches j/k blocks", &blk},
+                {"flukewatch Matches j/k sixel", &six},
+                {"top i (toggle idle)", &top_lat}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        printf("%-30s %8.1f %8.1f %8.1f %8.1f\n", rows[i].label, rows[i].l->first_med,
+               rows[i].l->first_max, rows[i].l->done_med, rows[i].l->done_max);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ws);
+    return system(cmd) == 0 ? 0 : 1;
 }

@@ -312,10 +312,9 @@ static void build_images(matches_screen *s, fw_app *app, const content_key *key)
         }
         fw_match_draw_tile(&s->tiles[i], &im->canvas, 0, 0, key->tile_w, key->tile_h);
         if (key->mode == FW_GRAPHICS_SIXEL) {
-            if (fw_sixel_render(&im->canvas, SIXEL_COLORS, &im->sixel, &err) < 0) {
-                fw_outbuf_free(&im->sixel);
-                fw_sanitize(err.msg, s->image_error, sizeof s->image_error);
-            }
+            /* Encoded in after_refresh (encode_sixel), so that the text
+             * answering a key reaches the terminal before the ~90 ms of
+             * sixel encoding. */
         } else {
             size_t npix = (size_t)key->tile_w * key->tile_h;
             im->colors = malloc(sizeof(int) * npix);
@@ -413,12 +412,27 @@ static void matches_invalidate(void *self, fw_app *app)
     measure_cells(s);
 }
 
+/* Encode a tile's sixel once (its canvas is composed in build_images). */
+static void encode_sixel(matches_screen *s, tile_image *im)
+{
+    if (im->sixel.len || !im->canvas.pixels)
+        return;
+    fw_error err;
+    fw_error_clear(&err);
+    if (fw_sixel_render(&im->canvas, SIXEL_COLORS, &im->sixel, &err) < 0) {
+        fw_outbuf_free(&im->sixel);
+        fw_sanitize(err.msg, s->image_error, sizeof s->image_error);
+    }
+}
+
 static void matches_after_refresh(void *self, fw_app *app)
 {
     matches_screen *s = self;
     if (!s || !s->pending)
         return;
     s->pending = 0;
+    for (int i = 0; i < s->want.n; i++)
+        encode_sixel(s, &s->img[i]);
     for (int i = 0; i < s->want.n; i++)
         if (s->img[i].sixel.len)
             fw_app_tty_write(app, s->want.y[i], s->want.x[i], s->img[i].sixel.data,
