@@ -904,6 +904,9 @@ static void tick(fw_app *app)
     const fw_screen_ops *s = all_screens[app->current];
     if (s->tick && s->tick(app->screen_self[app->current], app))
         app->redraw = 1;
+    for (int i = 0; i < N_SCREENS; i++)
+        if (i != app->current && all_screens[i]->background)
+            all_screens[i]->background(app->screen_self[i], app);
     if (app->stopping_all && app->n_trainers == 0)
         app->quit = 1;
 }

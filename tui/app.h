@@ -58,6 +58,9 @@ typedef struct fw_screen_ops {
      * becomes active): read new data from the store. Return 1 when what the
      * screen shows changed (the app then redraws). */
     int (*tick)(void *self, fw_app *app);
+    /* Called every refresh tick while the screen is NOT active: keep what
+     * must not have gaps (telemetry histories). Must be cheap; no drawing. */
+    void (*background)(void *self, fw_app *app);
     /* Draw rows [top, top + h) x columns [0, w) of stdscr; never touch other
      * rows. Called after tick when something changed, after a key, on resize
      * and on theme changes. */

@@ -154,23 +154,35 @@ static int poll_foreign(system_screen *s, fw_app *app, const fw_run_info *info, 
     return changed;
 }
 
+/* One telemetry sample per refresh period; 1 when one was taken. */
+static int sample_telemetry(system_screen *s, fw_app *app)
+{
+    double now = fw_app_now();
+    double period = fw_app_user_config(app)->refresh_ms / 1000.0;
+    if (!s->tel || now - s->last_sample < 0.9 * period)
+        return 0;
+    fw_error err;
+    fw_error_clear(&err);
+    if (fw_telemetry_sample(s->tel, &err) < 0) {
+        if (!s->failed)
+            fw_app_message(app, FW_ROLE_BAD, "telemetry: %s", err.msg);
+        s->failed = 1;
+    }
+    s->last_sample = now;
+    return 1;
+}
+
+/* While another screen shows: keep the histories without gaps. */
+static void sys_background(void *self, fw_app *app)
+{
+    if (self)
+        sample_telemetry(self, app);
+}
+
 static int sys_tick(void *self, fw_app *app)
 {
     system_screen *s = self;
-    int changed = 0;
-    double now = fw_app_now();
-    double period = fw_app_user_config(app)->refresh_ms / 1000.0;
-    if (s->tel && now - s->last_sample >= 0.9 * period) {
-        fw_error err;
-        fw_error_clear(&err);
-        if (fw_telemetry_sample(s->tel, &err) < 0) {
-            if (!s->failed)
-                fw_app_message(app, FW_ROLE_BAD, "telemetry: %s", err.msg);
-            s->failed = 1;
-        }
-        s->last_sample = now;
-        changed = 1;
-    }
+    int changed = sample_telemetry(s, app);
     const fw_run_info *info = fw_app_selected_info(app);
     fw_trainer_state ts;
     if (info && !fw_app_trainer_state(app, info->id, &ts)) {
@@ -573,5 +585,6 @@ const fw_screen_ops fw_screen_system = {
     .create = sys_create,
     .destroy = sys_destroy,
     .tick = sys_tick,
+    .background = sys_background,
     .draw = sys_draw,
 };
