@@ -96,12 +96,14 @@ ok_if "the unreadable image is reported" grep -q 'b.jpg' "$out.err"
 ok_if "the unreadable image is predicted new_whale first" grep -q '^b.jpg,new_whale ' "$TMP_ROOT/sub2.csv"
 
 # ---- kill -9, then resume: same final step and loss as run r0001's twin ----------
+# 16 epochs (~5 s), so that the kill at the first checkpoint lands mid-run even
+# when the polling shell is slow (a busy machine).
 # r0002: uninterrupted reference with the same config and seed.
 # shellcheck disable=SC2086
-"$FLUKEWATCH" train --dataset "$data" --name ref $tiny epochs=4 eval_every=0 >"$out" 2>&1
+"$FLUKEWATCH" train --dataset "$data" --name ref $tiny epochs=16 eval_every=0 >"$out" 2>&1
 ok_if "reference run" test "$(status r0002)" = finished
 # shellcheck disable=SC2086
-"$FLUKEWATCH" train --dataset "$data" --name killed $tiny epochs=4 eval_every=0 --detach >"$out" 2>&1
+"$FLUKEWATCH" train --dataset "$data" --name killed $tiny epochs=16 eval_every=0 --detach >"$out" 2>&1
 ok_if "detach: exit 0, id first" test "$(head -n 1 "$out")" = r0003
 pid=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$out")
 ok_if "detach reports the pid" test -n "$pid"
