@@ -26,7 +26,8 @@ mkdir -p "$HOME"
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 cleanup() {
     tm kill-server 2>/dev/null
-    [ -n "${bg_pid:-}" ] && kill -TERM "$bg_pid" 2>/dev/null
+    # Headless workbenches this test left training (when it stops early).
+    for p in ${ui_pid:-} ${bg_pid:-}; do kill -TERM "$p" 2>/dev/null; done
     rm -rf "$TMP_ROOT"
 }
 trap cleanup EXIT
