@@ -23,6 +23,9 @@ DATA=$TMP_ROOT/data
 SOCK=fwtest$$
 export LC_ALL=C.UTF-8 HOME=$TMP_ROOT/home XDG_CONFIG_HOME=$TMP_ROOT/config
 mkdir -p "$HOME"
+# Sanitizer reports of the programs in the panes go to files (checked at the end).
+export ASAN_OPTIONS="log_path=$TMP_ROOT/sanitizer${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$TMP_ROOT/sanitizer${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 cleanup() {
     tm kill-server 2>/dev/null
@@ -255,5 +258,7 @@ ok_if "the hostile whale id shows as text on the Matches screen" grep -q "EVIL" 
 ok_if "the pane's title was not changed by them" \
     sh -c "! tmux -L '$SOCK' display -p -t H '#{pane_title}' | grep -q -e TITLED -e pwned"
 tm kill-server
+ok_if "no sanitizer reports from any workbench (ASan/UBSan builds)" \
+    sh -c "! ls '$TMP_ROOT'/sanitizer* 2>/dev/null | grep -q . || { cat '$TMP_ROOT'/sanitizer* | head -30; false; }"
 
 tap_done
