@@ -219,6 +219,13 @@ tm send-keys -t D T
 ok_if "T switches the theme at run time (xterm-direct, from light)" wait_for D "theme monochrome"
 tm send-keys -t D q
 
+# A terminal that cannot move the cursor: a clear message, exit 1.
+tm new-session -d -s Z -x 100 -y 30 \
+    "env FLUKEWATCH_HOME='$WS' TERM=dumb '$FLUKEWATCH' workbench; echo exit=\$?; sleep 30"
+ok_if "TERM=dumb is refused with what to do" wait_for Z "set TERM to your terminal"
+ok_if "and exit status 1" wait_for Z "exit=1"
+tm kill-session -t Z
+
 # ------------------------------------------------------------ hostile strings
 HWS=$TMP_ROOT/hostile
 HDATA=$TMP_ROOT/hdata

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <term.h>
+
 #include "app.h"
 #include "dataset.h"
 #include "run_data.h"
@@ -951,6 +953,12 @@ static int start_curses(fw_app *app)
         set_escdelay(25);
     if (!newterm(NULL, stdout, stdin))
         return -1;
+    /* A terminal that cannot move the cursor (TERM=dumb) cannot show it. */
+    const char *cup = tigetstr("cup");
+    if (!cup || cup == (char *)-1) {
+        endwin();
+        return -1;
+    }
     app->curses_on = 1;
     raw();
     noecho();
@@ -996,8 +1004,10 @@ static int app_init(fw_app *app, const fw_app_opts *opts, fw_error *err)
     app->graphics = FW_GRAPHICS_TEXT;
     fw_graphics_mode probe = resolve_graphics(app, opts->graphics);
     if (start_curses(app) != 0)
-        return fw_fail(err, FW_EIO, "cannot start the terminal UI (TERM=%s)",
-                       getenv("TERM") ? getenv("TERM") : "unset");
+        return fw_fail(err, FW_EIO,
+                       "cannot start the terminal UI: TERM=%s is unknown or cannot move the "
+                       "cursor; set TERM to your terminal's type (e.g. xterm-256color)",
+                       getenv("TERM") ? getenv("TERM") : "(unset)");
     app->graphics = probe;
     if (probe == FW_GRAPHICS_BLOCKS && (app->depth < 256 || !app->utf8))
         app->graphics = FW_GRAPHICS_TEXT;
