@@ -22,6 +22,7 @@
 
 #include "edit_distance.h"
 #include "fileio.h"
+#include "kv_text.h"
 #include "sanitize.h"
 
 #define CONFIG_FILE_MAX (1 << 20) /* bytes of a config file */
@@ -733,69 +734,28 @@ int fw_run_config_set_arg(fw_run_config *cfg, const char *arg, fw_error *err)
 
 /* ---- text ---------------------------------------------------------------------- */
 
+/* One line of a config text. */
+static int config_line(void *ctx, const fw_kv_line *l, fw_error *err)
+{
+    if (!l->value || !l->key[0]) {
+        char shown[96];
+        fw_sanitize(l->text, shown, sizeof shown);
+        return fw_fail(err, FW_EINVAL, "expected 'key = value', got '%s' (%s)", shown, l->origin);
+    }
+    return fw_run_config_set(ctx, l->key, l->value, l->origin, err);
+}
+
 int fw_run_config_parse(fw_run_config *cfg, const char *text, const char *name, fw_error *err)
 {
-    if (!name)
-        name = "config";
-    char *copy = strdup(text);
-    if (!copy)
-        return fw_fail(err, FW_ENOMEM, "%s: out of memory", name);
-    char *line = copy;
-    if ((unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-        (unsigned char)line[2] == 0xBF)
-        line += 3; /* UTF-8 byte-order mark */
-    int rc = FW_OK;
-    for (long lineno = 1; line && rc == FW_OK; lineno++) {
-        char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        /* a comment starts at '#' at the start or after white space */
-        for (char *p = line; *p; p++)
-            if (*p == '#' && (p == line || is_space(p[-1]))) {
-                *p = '\0';
-                break;
-            }
-        const char *s = line, *e = line + strlen(line);
-        trim(&s, &e);
-        char origin[FW_RUN_PATH_MAX + 32];
-        snprintf(origin, sizeof origin, "%s:%ld", name, lineno);
-        if (s < e) {
-            const char *eq = memchr(s, '=', (size_t)(e - s));
-            const char *ks = s, *ke = eq ? eq : s;
-            trim(&ks, &ke);
-            if (!eq || ks == ke) {
-                char shown[96];
-                *(char *)e = '\0';
-                fw_sanitize(s, shown, sizeof shown);
-                rc = fw_fail(err, FW_EINVAL, "expected 'key = value', got '%s' (%s)", shown,
-                             origin);
-                break;
-            }
-            *(char *)ke = '\0';
-            *(char *)e = '\0';
-            rc = fw_run_config_set(cfg, ks, eq + 1, origin, err);
-        }
-        line = next;
-    }
-    free(copy);
-    return rc;
+    return fw_kv_parse(text, name ? name : "config", FW_KV_HASH_AFTER_SPACE, config_line, cfg,
+                       err);
 }
 
 int fw_run_config_load(fw_run_config *cfg, const char *path, fw_error *err)
 {
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    int rc = fw_read_file(path, CONFIG_FILE_MAX, &bytes, &size, err);
-    char *text = (char *)bytes;
-    if (rc == FW_ETOOBIG)
-        return fw_fail(err, FW_ETOOBIG, "%s: a config is at most %d bytes", path,
-                       CONFIG_FILE_MAX);
-    FW_TRY(rc);
-    if (memchr(text, '\0', size)) {
-        free(text);
-        return fw_fail(err, FW_EFORMAT, "%s: holds a NUL byte (not a text file)", path);
-    }
-    rc = fw_run_config_parse(cfg, text, path, err);
+    char *text = NULL;
+    FW_TRY(fw_kv_read_file(path, CONFIG_FILE_MAX, "a config", &text, err));
+    int rc = fw_run_config_parse(cfg, text, path, err);
     free(text);
     return rc;
 }

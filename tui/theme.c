@@ -12,8 +12,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "../src/edit_distance.h"
+#include "edit_distance.h"
 #include "fileio.h"
+#include "kv_text.h"
 #include "sanitize.h"
 #include "thumbs.h"
 
@@ -320,31 +321,6 @@ static int attr_bit(const char *w)
                     "white, bright-black .. bright-white) or default"
 #define ATTR_FORMS "bold, underline, reverse or dim"
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-/* Cut the comment off a line: from a '#' that is the line's first non-blank
- * character, or that stands alone (white space on both sides, or white
- * space before it and the line's end after), so `#rrggbb` stays a colour
- * and a mistyped one is reported as such. */
-static void strip_comment(char *line)
-{
-    char *p = line;
-    while (is_space(*p))
-        p++;
-    if (*p == '#') {
-        *p = '\0';
-        return;
-    }
-    for (; *p; p++)
-        if (*p == '#' && is_space(p[-1]) && (p[1] == '\0' || is_space(p[1]))) {
-            *p = '\0';
-            return;
-        }
-}
-
 static int unknown_role(const char *role, const char *origin, long line, fw_error *err)
 {
     char shown[96];
@@ -448,81 +424,49 @@ static void fill_role(fw_theme *t, int r, unsigned char *given)
     t->role[r].line = 0;
 }
 
+typedef struct theme_parse {
+    const char *origin; /* what errors call the text */
+    fw_theme t;
+    unsigned char given[FW_ROLE_COUNT];
+} theme_parse;
+
+/* One line of a theme: `role = value`. */
+static int theme_line(void *ctx, const fw_kv_line *l, fw_error *err)
+{
+    theme_parse *tp = ctx;
+    if (!l->value || !l->key[0]) {
+        char shown[96];
+        fw_sanitize(l->text, shown, sizeof shown);
+        return fw_fail(err, FW_EINVAL, "%s: expected 'role = value', got '%s'", l->origin,
+                       shown);
+    }
+    int role = fw_theme_role_find(l->key);
+    if (role < 0)
+        return unknown_role(l->key, tp->origin, l->lineno, err);
+    tp->given[role] = 1;
+    return parse_value(l->value, role, tp->origin, l->lineno, &tp->t.role[role], err);
+}
+
 int fw_theme_parse(const char *text, const char *origin, const char *name, fw_theme *theme,
                    fw_error *err)
 {
     if (!name)
         name = "theme";
-    if (!origin)
-        origin = name;
-    fw_theme t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.name, sizeof t.name, "%s", name);
-    unsigned char given[FW_ROLE_COUNT] = {0};
-    char *copy = strdup(text);
-    if (!copy)
-        return fw_fail(err, FW_ENOMEM, "%s: out of memory", origin);
-    char *line = copy;
-    if ((unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-        (unsigned char)line[2] == 0xBF)
-        line += 3; /* UTF-8 byte-order mark */
-    int rc = FW_OK;
-    for (long lineno = 1; line && rc == FW_OK; lineno++) {
-        char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        strip_comment(line);
-        char *s = line, *e = line + strlen(line);
-        while (s < e && is_space(*s))
-            s++;
-        while (e > s && is_space(e[-1]))
-            e--;
-        *e = '\0';
-        line = next;
-        if (s == e)
-            continue;
-        char *eq = strchr(s, '=');
-        char *ke = eq ? eq : s;
-        while (ke > s && is_space(ke[-1]))
-            ke--;
-        if (!eq || ke == s) {
-            char shown[96];
-            fw_sanitize(s, shown, sizeof shown);
-            rc = fw_fail(err, FW_EINVAL, "%s:%ld: expected 'role = value', got '%s'", origin,
-                         lineno, shown);
-            break;
-        }
-        *ke = '\0';
-        int role = fw_theme_role_find(s);
-        if (role < 0) {
-            rc = unknown_role(s, origin, lineno, err);
-            break;
-        }
-        rc = parse_value(eq + 1, role, origin, lineno, &t.role[role], err);
-        given[role] = 1;
-    }
-    free(copy);
-    if (rc < 0)
-        return rc;
+    theme_parse tp;
+    memset(&tp, 0, sizeof tp);
+    tp.origin = origin ? origin : name;
+    snprintf(tp.t.name, sizeof tp.t.name, "%s", name);
+    FW_TRY(fw_kv_parse(text, tp.origin, FW_KV_HASH_ALONE, theme_line, &tp, err));
     for (int r = 0; r < FW_ROLE_COUNT; r++)
-        fill_role(&t, r, given);
-    *theme = t;
+        fill_role(&tp.t, r, tp.given);
+    *theme = tp.t;
     return FW_OK;
 }
 
 int fw_theme_load(const char *path, fw_theme *theme, fw_error *err)
 {
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    int rc = fw_read_file(path, THEME_FILE_MAX, &bytes, &size, err);
-    if (rc == FW_ETOOBIG)
-        return fw_fail(err, FW_ETOOBIG, "%s: a theme is at most %d bytes", path, THEME_FILE_MAX);
-    FW_TRY(rc);
-    char *text = (char *)bytes;
-    if (memchr(text, '\0', size)) {
-        free(text);
-        return fw_fail(err, FW_EFORMAT, "%s: holds a NUL byte (not a text file)", path);
-    }
+    char *text = NULL;
+    FW_TRY(fw_kv_read_file(path, THEME_FILE_MAX, "a theme", &text, err));
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     char name[FW_THEME_NAME_MAX];
@@ -530,7 +474,7 @@ int fw_theme_load(const char *path, fw_theme *theme, fw_error *err)
     size_t n = strlen(name);
     if (n > 6 && strcmp(name + n - 6, ".theme") == 0)
         name[n - 6] = '\0';
-    rc = fw_theme_parse(text, path, name, theme, err);
+    int rc = fw_theme_parse(text, path, name, theme, err);
     free(text);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "kv_text.h"
 #include "sanitize.h"
 
 #define USER_CONFIG_FILE_MAX (64 * 1024) /* bytes of the settings file */
@@ -170,47 +171,23 @@ int fw_user_config_set(fw_user_config *cfg, const char *key, const char *value,
                    keys);
 }
 
+/* One line of the settings file. */
+static int settings_line(void *ctx, const fw_kv_line *l, fw_error *err)
+{
+    if (!l->value) {
+        char shown[96];
+        fw_sanitize(l->text, shown, sizeof shown);
+        return fw_fail(err, FW_EINVAL, "%s: expected 'key = value', got '%s'", l->origin, shown);
+    }
+    if (!l->key[0])
+        return fw_fail(err, FW_EINVAL, "%s: a value without a key", l->origin);
+    return fw_user_config_set(ctx, l->key, l->value, l->origin, err);
+}
+
 int fw_user_config_parse(fw_user_config *cfg, const char *text, const char *name, fw_error *err)
 {
-    if (!name)
-        name = "config";
-    char *copy = strdup(text);
-    if (!copy)
-        return fw_fail(err, FW_ENOMEM, "%s: out of memory", name);
-    char *line = copy;
-    if ((unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-        (unsigned char)line[2] == 0xBF)
-        line += 3; /* UTF-8 byte-order mark */
-    int rc = FW_OK;
-    for (long lineno = 1; line && rc == FW_OK; lineno++) {
-        char *next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        for (char *p = line; *p; p++) /* '#' at the start or after white space */
-            if (*p == '#' && (p == line || is_space(p[-1]))) {
-                *p = '\0';
-                break;
-            }
-        char origin[FW_USER_PATH_MAX + 32];
-        snprintf(origin, sizeof origin, "%s:%ld", name, lineno);
-        char *eq = strchr(line, '=');
-        char *key = trimmed_copy(line, eq ? eq : line + strlen(line));
-        if (!key) {
-            rc = fw_fail(err, FW_ENOMEM, "%s: out of memory", origin);
-        } else if (!eq && key[0]) {
-            char shown[96];
-            fw_sanitize(key, shown, sizeof shown);
-            rc = fw_fail(err, FW_EINVAL, "%s: expected 'key = value', got '%s'", origin, shown);
-        } else if (eq && !key[0]) {
-            rc = fw_fail(err, FW_EINVAL, "%s: a value without a key", origin);
-        } else if (eq) {
-            rc = fw_user_config_set(cfg, key, eq + 1, origin, err);
-        }
-        free(key);
-        line = next;
-    }
-    free(copy);
-    return rc;
+    return fw_kv_parse(text, name ? name : "config", FW_KV_HASH_AFTER_SPACE, settings_line, cfg,
+                       err);
 }
 
 int fw_user_config_load(fw_user_config *cfg, const char *path, int *found, fw_error *err)
@@ -218,22 +195,13 @@ int fw_user_config_load(fw_user_config *cfg, const char *path, int *found, fw_er
     fw_user_config_defaults(cfg);
     if (found)
         *found = 0;
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    int rc = fw_read_file(path, USER_CONFIG_FILE_MAX, &bytes, &size, err);
+    char *text = NULL;
+    int rc = fw_kv_read_file(path, USER_CONFIG_FILE_MAX, "the settings file", &text, err);
     if (rc == FW_ENOTFOUND) {
         fw_error_clear(err);
         return FW_OK;
     }
-    if (rc == FW_ETOOBIG)
-        return fw_fail(err, FW_ETOOBIG, "%s: the settings file is at most %d bytes", path,
-                       USER_CONFIG_FILE_MAX);
     FW_TRY(rc);
-    char *text = (char *)bytes;
-    if (memchr(text, '\0', size)) {
-        free(text);
-        return fw_fail(err, FW_EFORMAT, "%s: holds a NUL byte (not a text file)", path);
-    }
     rc = fw_user_config_parse(cfg, text, path, err);
     free(text);
     if (rc == FW_OK && found)
