@@ -48,8 +48,6 @@ static int parse_args(const fw_command *cmd, int argc, char **argv, workbench_ar
             return fw_cli_usage_error(cmd, "%s needs a value", argv[i]);
         else
             return fw_cli_usage_error(cmd, "unknown argument '%s'", argv[i]);
-        if (missing)
-            return fw_cli_usage_error(cmd, "%s needs a value", argv[i]);
     }
     if (a->graphics && strcmp(a->graphics, "auto") && strcmp(a->graphics, "sixel") &&
         strcmp(a->graphics, "blocks") && strcmp(a->graphics, "text"))

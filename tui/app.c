@@ -65,8 +65,6 @@ struct fw_app {
     fw_graphics_mode graphics; /* resolved: sixel, blocks or text */
     fw_theme theme;
     attr_t role_attr[FW_ROLE_COUNT];
-    char theme_names[APP_MAX_THEMES][FW_THEME_NAME_MAX];
-    int n_themes;
     MEVENT mouse;
 
     /* runs */
@@ -513,7 +511,8 @@ static void next_theme(fw_app *app)
     fw_theme_dirs_default(&dirs);
     fw_error err;
     int count = 0;
-    if (fw_theme_list(dirs.list, dirs.n, app->theme_names, APP_MAX_THEMES, &count, &err) !=
+    char names[APP_MAX_THEMES][FW_THEME_NAME_MAX];
+    if (fw_theme_list(dirs.list, dirs.n, names, APP_MAX_THEMES, &count, &err) !=
             FW_OK ||
         count == 0) {
         fw_app_message(app, FW_ROLE_BAD, "no themes found");
@@ -523,9 +522,9 @@ static void next_theme(fw_app *app)
         count = APP_MAX_THEMES;
     int next = 0;
     for (int i = 0; i < count; i++)
-        if (!strcmp(app->theme_names[i], app->theme.name))
+        if (!strcmp(names[i], app->theme.name))
             next = (i + 1) % count;
-    if (load_theme(app, app->theme_names[next], &err) != FW_OK) {
+    if (load_theme(app, names[next], &err) != FW_OK) {
         fw_app_message(app, FW_ROLE_BAD, "%s", err.msg);
         return;
     }
@@ -1108,9 +1107,7 @@ int fw_app_run(const fw_app_opts *opts, fw_error *err)
             read_keys(app);
     }
     if (app->headless) {
-        if (app->curses_on) { /* the terminal is gone: nothing to restore */
-            app->curses_on = 0;
-        }
+        app->curses_on = 0; /* the terminal is gone: nothing to restore */
         run_headless(app);
     } else {
         /* Quit without runs, or after they stopped. */
