@@ -184,12 +184,8 @@ static void print_header(const fw_run_info *run, const fw_evaluation *ev, int qi
            run->id, fw_sanitize(run->name, name, sizeof name), (long long)ev->id,
            (long long)ev->step, ev->epoch, ev->map5, ev->top1, ev->checkpoint[0] ? "  " : "",
            fw_sanitize(ev->checkpoint, ckpt, sizeof ckpt));
-    int r = fw_match_true_rank(q);
     char where[64];
-    if (r <= FW_EVAL_TOPK)
-        snprintf(where, sizeof where, "true id at rank %d", r);
-    else
-        snprintf(where, sizeof where, "true id not in the top %d", FW_EVAL_TOPK);
+    fw_match_rank_text(q, where, sizeof where);
     printf("query %d of %d: %s  true id %s  (%s)\n", qi + 1, ev->n_queries,
            fw_sanitize(q->image, image, sizeof image),
            fw_sanitize(q->true_id, truth, sizeof truth), where);

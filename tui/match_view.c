@@ -23,6 +23,16 @@ int fw_match_true_rank(const fw_eval_query *q)
     return FW_EVAL_TOPK + 1;
 }
 
+int fw_match_rank_text(const fw_eval_query *q, char *buf, size_t cap)
+{
+    int r = fw_match_true_rank(q);
+    if (r <= FW_EVAL_TOPK)
+        snprintf(buf, cap, "true id at rank %d", r);
+    else
+        snprintf(buf, cap, "true id not in the top %d", FW_EVAL_TOPK);
+    return r;
+}
+
 int fw_match_query_visible(const fw_eval_query *q, int hide_new_whale)
 {
     return !hide_new_whale || !q->true_id || strcmp(q->true_id, FW_NEW_WHALE_ID) != 0;

@@ -40,6 +40,9 @@ typedef struct fw_match_tile {
 /* Rank (1..5) of the true id among a query's predictions, 6 when absent. */
 int fw_match_true_rank(const fw_eval_query *q);
 
+/* "true id at rank R" or "true id not in the top 5", into buf; returns the rank. */
+int fw_match_rank_text(const fw_eval_query *q, char *buf, size_t cap);
+
 /* 1 when a query is shown under the new_whale filter: its true id is not
  * new_whale (always 1 when hide_new_whale is 0). */
 int fw_match_query_visible(const fw_eval_query *q, int hide_new_whale);

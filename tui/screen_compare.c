@@ -25,6 +25,7 @@
 
 #include "app.h"
 #include "config_diff.h"
+#include "run_progress.h"
 #include "run_series.h"
 #include "run_summary.h"
 
@@ -328,18 +329,6 @@ static int compare_tick(void *self, fw_app *app)
 
 /* ------------------------------------------------------------ drawing */
 
-static fw_theme_role status_role(fw_run_status st)
-{
-    switch (st) {
-    case FW_RUN_QUEUED: return FW_ROLE_STATUS_QUEUED;
-    case FW_RUN_RUNNING: return FW_ROLE_STATUS_RUNNING;
-    case FW_RUN_PAUSED: return FW_ROLE_STATUS_PAUSED;
-    case FW_RUN_FINISHED: return FW_ROLE_STATUS_FINISHED;
-    case FW_RUN_FAILED: return FW_ROLE_STATUS_FAILED;
-    default: return FW_ROLE_STATUS_INTERRUPTED;
-    }
-}
-
 static void draw_list(compare_screen *cs, fw_app *app, int top, int h, int w)
 {
     int n_runs = 0;
@@ -386,7 +375,7 @@ static void draw_list(compare_screen *cs, fw_app *app, int top, int h, int w)
             name_w = w - x, st_w = 0;
         fw_draw_text(app, y, x, name_w, base, 0, run->name);
         if (st_w)
-            fw_draw_text(app, y, w - st_w, st_w, cur ? base : status_role(run->status), 0, st);
+            fw_draw_text(app, y, w - st_w, st_w, cur ? base : fw_run_status_role(run->status), 0, st);
     }
 }
 
@@ -507,7 +496,7 @@ static void draw_table(compare_screen *cs, fw_app *app, int top, int h, int w)
                     snprintf(cell, sizeof cell, "...");
                 }
                 if (m == FW_COMPARE_STATUS)
-                    role = status_role(info->status);
+                    role = fw_run_status_role(info->status);
             } else if (row > fixed && c < cs->diff.n_runs) {
                 /* diff columns follow the picked runs in slot order, as cols */
                 snprintf(cell, sizeof cell, "%s", cs->diff.rows[row - fixed - 1].value[c]);

@@ -461,12 +461,8 @@ static void draw_header(matches_screen *s, fw_app *app, int top, int w)
     int pos = 0;
     int n = fw_match_browser_count(&s->browser, &pos);
     const fw_eval_query *q = &ev->queries[s->browser.query];
-    int r = fw_match_true_rank(q);
     char where[64];
-    if (r <= FW_EVAL_TOPK)
-        snprintf(where, sizeof where, "true id at rank %d", r);
-    else
-        snprintf(where, sizeof where, "true id not in the top %d", FW_EVAL_TOPK);
+    int r = fw_match_rank_text(q, where, sizeof where);
     int x = fw_draw_textf(app, top + 1, 0, w, FW_ROLE_TEXT, 0, "query %d of %d%s: %s  true id %s",
                           pos + 1, n, s->browser.hide_new_whale ? " (new_whale hidden)" : "",
                           q->image, q->true_id);
