@@ -392,29 +392,17 @@ static int new_run(const fw_command *cmd, int argc, char **argv, int lr_find_onl
         code = build_config(cmd, &a, &cfg);
     char workspace[FW_RUN_PATH_MAX], run_id[FW_RUN_ID_CAP];
     fw_store *s = NULL;
-    char *text = NULL;
     fw_error err;
     fw_error_clear(&err);
-    if (code == FW_EXIT_OK) {
-        /* Refuse a dataset that does not load before a run is created. */
-        fw_dataset ds;
-        if (fw_dataset_load(&ds, cfg.dataset, &(fw_dataset_opts){0}, &err) != FW_OK)
-            code = fw_cli_report(cmd, &err);
-        fw_dataset_free(&ds);
-    }
+    /* Refuse a dataset that does not load before anything is created. */
+    if (code == FW_EXIT_OK && fw_trainer_check_config(&cfg, &err) != FW_OK)
+        code = fw_cli_report(cmd, &err);
     if (code == FW_EXIT_OK)
         code = open_store(cmd, workspace, sizeof workspace, &s);
-    if (code == FW_EXIT_OK) {
-        fw_run_spec spec = {.name = a.name ? a.name : lr_find_only ? "lr-find" : "train",
-                            .config = NULL, .backend = "cpu", .devices = ""};
-        if (fw_run_config_format(&cfg, &text, &err) != FW_OK)
-            code = fw_cli_report(cmd, &err);
-        spec.config = text;
-        if (code == FW_EXIT_OK && fw_store_run_create(s, &spec, run_id, &err) != FW_OK)
-            code = fw_cli_report(cmd, &err);
-    }
+    if (code == FW_EXIT_OK &&
+        fw_trainer_create_run(s, &cfg, a.name, NULL, lr_find_only, run_id, &err) != FW_OK)
+        code = fw_cli_report(cmd, &err);
     fw_store_close(s);
-    free(text);
     if (code == FW_EXIT_OK) {
         printf("%s\n", run_id);
         fflush(stdout);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ckpt_store.h"
+#include "dataset.h"
 #include "fileio.h"
 #include "loader.h"
 #include "parallel.h"
@@ -758,6 +759,31 @@ static void *thread_main(void *arg)
     t->err = err;
     set_phase(t, FW_PHASE_DONE, 0, 0);
     return NULL;
+}
+
+int fw_trainer_check_config(const fw_run_config *cfg, fw_error *err)
+{
+    FW_TRY(fw_run_config_validate(cfg, err));
+    if (!cfg->dataset[0])
+        return fw_fail(err, FW_EINVAL, "no dataset: set the dataset key to a directory");
+    fw_dataset ds;
+    int rc = fw_dataset_load(&ds, cfg->dataset, &(fw_dataset_opts){0}, err);
+    fw_dataset_free(&ds);
+    return rc;
+}
+
+int fw_trainer_create_run(fw_store *s, const fw_run_config *cfg, const char *name,
+                          const char *parent, int lr_find_only, char id_out[FW_RUN_ID_CAP],
+                          fw_error *err)
+{
+    char *text = NULL;
+    FW_TRY(fw_run_config_format(cfg, &text, err));
+    fw_run_spec spec = {.name = (name && *name) ? name : lr_find_only ? "lr-find" : "train",
+                        .parent = (parent && *parent) ? parent : NULL,
+                        .config = text, .backend = "cpu", .devices = ""};
+    int rc = fw_store_run_create(s, &spec, id_out, err);
+    free(text);
+    return rc;
 }
 
 int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *err)

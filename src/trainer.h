@@ -96,6 +96,17 @@ typedef struct fw_epoch_summary {
  * has not completed (or was trained by an earlier process). */
 int fw_trainer_epoch_summary(fw_trainer *t, long epoch, fw_epoch_summary *out);
 
+/* Whether cfg can start a run: it validates, names a dataset, and that
+ * dataset loads (checked before a run is created for data it cannot read). */
+int fw_trainer_check_config(const fw_run_config *cfg, fw_error *err);
+
+/* Create a queued run for cfg in the store, its formatted text as the run's
+ * config. name NULL/"" = "train" (or "lr-find" when lr_find_only); parent
+ * NULL/"" = none. */
+int fw_trainer_create_run(fw_store *s, const fw_run_config *cfg, const char *name,
+                          const char *parent, int lr_find_only, char id_out[FW_RUN_ID_CAP],
+                          fw_error *err);
+
 /* Start the thread (the run must exist in the store). Errors before the
  * thread starts are returned here; later ones come from fw_trainer_join and
  * are also recorded in the store (status failed with an error event). */

@@ -22,7 +22,6 @@
 #include <term.h>
 
 #include "app.h"
-#include "dataset.h"
 #include "run_data.h"
 #include "sanitize.h"
 #include "term_caps.h"
@@ -281,21 +280,9 @@ int fw_app_start_run(fw_app *app, const fw_run_config *cfg, const char *name,
                      const char *parent, int lr_find_only, char id_out[FW_RUN_ID_CAP],
                      fw_error *err)
 {
-    FW_TRY(fw_run_config_validate(cfg, err));
-    if (!cfg->dataset[0])
-        return fw_fail(err, FW_EINVAL, "no dataset: set the dataset key to a directory");
-    fw_dataset ds;
-    int rc = fw_dataset_load(&ds, cfg->dataset, &(fw_dataset_opts){0}, err);
-    fw_dataset_free(&ds);
-    if (rc != FW_OK)
-        return rc;
-    char *text = NULL;
-    FW_TRY(fw_run_config_format(cfg, &text, err));
-    fw_run_spec spec = {.name = (name && *name) ? name : lr_find_only ? "lr-find" : "run",
-                        .parent = (parent && *parent) ? parent : NULL,
-                        .config = text, .backend = "cpu", .devices = ""};
-    rc = fw_store_run_create(app->store, &spec, id_out, err);
-    free(text);
+    FW_TRY(fw_trainer_check_config(cfg, err));
+    int rc = fw_trainer_create_run(app->store, cfg, (name && *name) ? name : "run", parent,
+                                   lr_find_only, id_out, err);
     if (rc == FW_OK)
         rc = start_trainer(app, id_out, cfg, 0, lr_find_only, err);
     if (rc == FW_OK)
