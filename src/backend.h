@@ -109,10 +109,26 @@ typedef struct fw_shape {
     int64_t n, c, h, w;
 } fw_shape;
 
+/* Arithmetic precision of a backend's activations and GEMMs/convolutions.
+ * Parameters stay fp32 (master weights) in every mode; bf16 and fp16 keep
+ * activations in 16 bits and accumulate in fp32. The CPU backend computes in
+ * fp32 only (create refuses the others). */
+typedef enum fw_precision {
+    FW_PRECISION_FP32 = 0,
+    FW_PRECISION_BF16,
+    FW_PRECISION_FP16,
+} fw_precision;
+
 typedef struct fw_backend_options {
-    int threads; /* worker threads for the ops; <= 0: all online CPUs */
-    int device;  /* device index for GPU backends; ignored by the CPU backend */
+    int threads;            /* worker threads for the ops; <= 0: all online CPUs */
+    int device;             /* device index for GPU backends; ignored by the CPU backend */
+    fw_precision precision; /* FW_PRECISION_FP32 unless the backend supports others */
 } fw_backend_options;
+
+/* Cross-rank batch-norm statistics (SyncBatchNorm), set with bn_set_sync.
+ * The function replaces sums[0..n) (this rank's values) by their sums over
+ * every rank, in place, identically on every rank; it returns 0 or FW_E*. */
+typedef int (*fw_bn_sync_fn)(void *ctx, double *sums, int n, fw_error *err);
 
 /* Flags for backward calls (parameter gradients). */
 enum {
@@ -204,6 +220,17 @@ typedef struct fw_backend_ops {
      * the fixed running stats). dx may be NULL; dgamma/dbeta into weight/bias->grad. */
     int (*bn_backward)(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tensor *dy,
                        fw_tensor *dx, unsigned flags, fw_error *err);
+    /* Make this layer a SyncBatchNorm over data-parallel ranks (fn NULL: local
+     * statistics again). Training forward sums, per channel, the element count
+     * and sum x, sum x^2 over the local batch as doubles laid out
+     * [count, sum x (C), sum x^2 (C)] (n = 2C + 1), calls fn to total them
+     * over the ranks, and normalises with the global mean and biased variance;
+     * the running variance is unbiased with the global count. Training
+     * backward sums [sum dy (C), sum dy*xhat (C)] (n = 2C), totals them with
+     * fn and computes dx through the global statistics. dgamma/dbeta stay
+     * this rank's local sums: the data-parallel gradient all-reduce adds them
+     * up like every other weight's gradient. Eval mode never calls fn. */
+    int (*bn_set_sync)(fw_backend *be, fw_bn *bn, fw_bn_sync_fn fn, void *ctx, fw_error *err);
 
     /* ---- ReLU (stateless) ----
      * y = max(x, 0); y may be x (in place). Backward from the OUTPUT y:
@@ -272,6 +299,11 @@ typedef struct fw_backend_ops {
 
 /* The CPU backend (oneDNN). */
 const fw_backend_ops *fw_backend_cpu(void);
+
+/* The CUDA backend (cuDNN, cuBLASLt, own kernels; gpu/backend_cuda.cu), or
+ * NULL in a build without the CUDA toolkit. create() fails with a plain
+ * message on a machine without a usable GPU. */
+const fw_backend_ops *fw_backend_cuda(void);
 
 #ifdef __cplusplus
 }

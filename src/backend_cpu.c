@@ -60,6 +60,9 @@ static int create_parts(fw_backend *be, fw_error *err)
 static int cpu_create(const fw_backend_options *opt, fw_backend **out, fw_error *err)
 {
     *out = NULL;
+    if (opt && opt->precision != FW_PRECISION_FP32)
+        return fw_fail(err, FW_EINVAL, "backend cpu: computes in fp32 only (precision %d asked)",
+                       (int)opt->precision);
     fw_backend *be = calloc(1, sizeof *be);
     if (!be)
         return fw_fail(err, FW_ENOMEM, "backend: out of memory");

@@ -64,7 +64,8 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
     l->ops = ops;
     l->fixed_lr = -1;
     fw_param_list_init(&l->params);
-    fw_backend_options bopt = {.threads = cfg->threads};
+    fw_backend_options bopt = {
+        .threads = cfg->threads, .device = cfg->device, .precision = cfg->precision};
     int rc = ops->create(&bopt, &l->be, err);
     if (rc == FW_OK)
         rc = fw_model_create(ops, l->be, &l->cfg.model, &l->model, err);

@@ -39,6 +39,8 @@ typedef struct fw_learner_config {
     fw_schedule_config schedule;
     double clip_norm;            /* clip gradients to this global norm (<= 0: no clipping) */
     int threads;                 /* backend threads (<= 0: all CPUs) */
+    int device;                  /* GPU index for a GPU backend */
+    fw_precision precision;      /* backend precision (fp32 on the CPU) */
 } fw_learner_config;
 
 typedef struct fw_step_result {
@@ -59,7 +61,7 @@ typedef struct fw_learner_position {
 
 typedef struct fw_learner fw_learner;
 
-/* Create the backend (ops, cfg->threads), the model, head and optimizer.
+/* Create the backend (ops with cfg->threads, device, precision), the model, head and optimizer.
  * Validates the schedule. */
 int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
                       fw_learner **out, fw_error *err);

@@ -30,12 +30,6 @@
 #define FW_RUN_PATH_MAX 1024
 #define FW_RUN_DEVICE_MAX 64
 
-typedef enum fw_precision {
-    FW_PRECISION_FP32 = 0,
-    FW_PRECISION_BF16,
-    FW_PRECISION_FP16,
-} fw_precision;
-
 /* Loss terms of the head (bit set; at least one). */
 enum {
     FW_RUN_LOSS_ARCFACE = 1 << 0,

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_select.h"
 #include "ckpt_store.h"
 #include "dataset.h"
 #include "fileio.h"
@@ -379,7 +380,15 @@ static int create_learner(fw_trainer *t, fw_error *err)
     fw_run_config_learner(&t->cfg, classes, t->sampler.batches_per_epoch, &lc);
     fw_learner_destroy(t->learner);
     t->learner = NULL;
-    return fw_learner_create(fw_backend_cpu(), &lc, &t->learner, err);
+    int cuda = 0, ids[1] = {0}, n_ids = 0;
+    FW_TRY(fw_run_config_device_parse(t->cfg.device, &cuda, ids, 1, &n_ids, err));
+    const fw_backend_ops *ops;
+    fw_backend_options bopt;
+    FW_TRY(fw_backend_for_device(t->cfg.device, ids[0], t->cfg.precision, lc.threads, &ops,
+                                 &bopt, err));
+    lc.device = bopt.device;
+    lc.precision = bopt.precision;
+    return fw_learner_create(ops, &lc, &t->learner, err);
 }
 
 /* The LR finder's observer: each point goes to the store as it is made
@@ -653,11 +662,6 @@ static int run(fw_trainer *t, fw_error *err)
     gethostname(host, sizeof host - 1);
     FW_TRY(event(t, "status", err, "%s by pid %ld on %s", t->opts.resume ? "resumed" : "started",
                  (long)getpid(), host));
-    if (strcmp(t->cfg.device, "cpu") != 0)
-        return fw_fail(err, FW_EUNSUPPORTED,
-                       "device=%s: this build trains on the CPU only (the GPU backend is not "
-                       "built yet); use device=cpu",
-                       t->cfg.device);
 
     set_phase(t, FW_PHASE_LOADING, 0, 0);
     FW_TRY(fw_run_data_open(&t->data, &t->cfg, t->cache_dir, cache_progress, t, err));
