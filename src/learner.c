@@ -3,19 +3,26 @@
 #include "learner.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ckpt_store.h"
 #include "param_list.h"
 
-/* The learner's own state that checkpoints carry as the "rng" blob. */
+/* The learner's own state that checkpoints carry as the "rng" blob.
+ * Version 1 ended after `skipped`; version 2 adds the loss scaler. */
 typedef struct learner_state_blob {
     uint64_t magic;   /* LEARNER_BLOB_MAGIC */
     uint64_t seed;    /* model seed: dropout masks are (seed, step) */
     int64_t steps;    /* updates applied */
     int64_t skipped;  /* non-finite steps skipped */
+    double loss_scale;          /* v2: the scaler's S (1 when off) */
+    int64_t scale_clean_steps;  /* v2 */
+    int64_t scale_overflows;    /* v2 */
 } learner_state_blob;
+
+#define LEARNER_BLOB_V1_SIZE offsetof(learner_state_blob, loss_scale)
 
 #define LEARNER_BLOB_MAGIC 0x31534e524c574655ull /* "UFWLRNS1" */
 
@@ -29,6 +36,7 @@ struct fw_learner {
     fw_param_list params; /* model tensors then head tensors (borrowed) */
     fw_optim *optim;
     int64_t steps, skipped;
+    fw_loss_scaler scaler;
     float *emb, *d_emb;   /* (cap_n, D) */
     int cap_n;
     double fixed_lr;      /* >= 0: LR finder in progress, use this lr */
@@ -63,6 +71,7 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
     l->cfg.head.emb_dim = cfg->model.embedding_dim;
     l->ops = ops;
     l->fixed_lr = -1;
+    fw_loss_scaler_init(&l->scaler, cfg->loss_scale > 0, cfg->loss_scale);
     fw_param_list_init(&l->params);
     fw_backend_options bopt = {
         .threads = cfg->threads, .device = cfg->device, .precision = cfg->precision};
@@ -104,6 +113,54 @@ void fw_learner_destroy(fw_learner *l)
 
 int64_t fw_learner_steps_done(const fw_learner *l) { return l->steps; }
 int64_t fw_learner_steps_skipped(const fw_learner *l) { return l->skipped; }
+const fw_loss_scaler *fw_learner_loss_scaler(const fw_learner *l) { return &l->scaler; }
+
+/* Loss scaling around the model's backward: d_emb (n, D) *= S before it. */
+static void scale_d_emb(fw_learner *l, int n, double scale)
+{
+    if (scale == 1.0)
+        return;
+    size_t count = (size_t)n * (size_t)l->cfg.model.embedding_dim;
+    float s = (float)scale;
+    for (size_t i = 0; i < count; i++)
+        l->d_emb[i] *= s;
+}
+
+/* After the backward: 1 when the step may go on. An overflow (non-finite
+ * scaled model gradient) halves S and skips the step; otherwise the model's
+ * gradients are divided by the S they were computed with. */
+static int unscale_model_grads(fw_learner *l, double scale, fw_step_result *res)
+{
+    if (!l->scaler.enabled)
+        return 1;
+    const fw_param_list *mp = fw_model_params(l->model);
+    int finite = 1;
+    for (int i = 0; finite && i < mp->n; i++) {
+        const fw_param *p = mp->items[i];
+        if (!p->grad)
+            continue;
+        for (int64_t j = 0; j < p->numel; j++)
+            if (!isfinite(p->grad[j])) {
+                finite = 0;
+                break;
+            }
+    }
+    if (!fw_loss_scaler_update(&l->scaler, finite)) {
+        res->skipped = 1;
+        res->overflow = 1;
+        res->grad_norm = NAN;
+        l->skipped++;
+        return 0;
+    }
+    float inv = (float)(1.0 / scale); /* exact: S is a power of two */
+    for (int i = 0; i < mp->n; i++) {
+        fw_param *p = mp->items[i];
+        if (p->grad)
+            for (int64_t j = 0; j < p->numel; j++)
+                p->grad[j] *= inv;
+    }
+    return 1;
+}
 fw_param_list *fw_learner_params(fw_learner *l) { return &l->params; }
 fw_model *fw_learner_model(fw_learner *l) { return l->model; }
 
@@ -121,7 +178,11 @@ int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int
         l->skipped++;
         return FW_OK;
     }
+    res->loss_scale = fw_loss_scaler_scale(&l->scaler);
+    scale_d_emb(l, n, res->loss_scale);
     FW_TRY(fw_model_backward(l->model, l->d_emb, err));
+    if (!unscale_model_grads(l, res->loss_scale, res))
+        return FW_OK;
     if (l->cfg.clip_norm > 0) {
         int rc = fw_clip_grad_norm(&l->params, l->cfg.clip_norm, &res->grad_norm, err);
         if (rc < 0)
@@ -159,7 +220,8 @@ int fw_learner_head_loss(fw_learner *l, const float *emb, const int *labels, int
 static fw_ckpt_content make_content(fw_learner *l, const fw_learner_position *pos,
                                     const char *config_text, learner_state_blob *blob)
 {
-    *blob = (learner_state_blob){LEARNER_BLOB_MAGIC, l->cfg.model.seed, l->steps, l->skipped};
+    *blob = (learner_state_blob){LEARNER_BLOB_MAGIC, l->cfg.model.seed, l->steps, l->skipped,
+                                 l->scaler.scale, l->scaler.clean_steps, l->scaler.overflows};
     fw_ckpt_content c = {0};
     c.meta.step = (uint64_t)l->steps;
     if (pos) {
@@ -199,11 +261,16 @@ int fw_learner_restore(fw_learner *l, const fw_ckpt *ck, fw_learner_position *po
                        fw_error *err)
 {
     learner_state_blob blob;
-    if (ck->rng_len != sizeof blob)
+    if (ck->rng_len != sizeof blob && ck->rng_len != LEARNER_BLOB_V1_SIZE)
         return fw_fail(err, FW_EFORMAT, "%s: learner state has %zu bytes, expected %zu",
                        ck->path, ck->rng_len, sizeof blob);
-    memcpy(&blob, ck->rng, sizeof blob);
-    if (blob.magic != LEARNER_BLOB_MAGIC || blob.steps < 0 || blob.skipped < 0)
+    /* A version-1 blob (before loss scaling) leaves the scaler as configured. */
+    blob.loss_scale = l->scaler.scale;
+    blob.scale_clean_steps = l->scaler.clean_steps;
+    blob.scale_overflows = l->scaler.overflows;
+    memcpy(&blob, ck->rng, ck->rng_len);
+    if (blob.magic != LEARNER_BLOB_MAGIC || blob.steps < 0 || blob.skipped < 0 ||
+        !(blob.loss_scale > 0) || blob.scale_clean_steps < 0 || blob.scale_overflows < 0)
         return fw_fail(err, FW_EFORMAT, "%s: not a learner checkpoint", ck->path);
     if (blob.seed != l->cfg.model.seed)
         return fw_fail(err, FW_EINVAL, "%s: saved with seed %llu, this run has seed %llu",
@@ -218,6 +285,11 @@ int fw_learner_restore(fw_learner *l, const fw_ckpt *ck, fw_learner_position *po
         return rc;
     l->steps = blob.steps;
     l->skipped = blob.skipped;
+    if (l->scaler.enabled) {
+        l->scaler.scale = blob.loss_scale;
+        l->scaler.clean_steps = blob.scale_clean_steps;
+        l->scaler.overflows = blob.scale_overflows;
+    }
     if (pos) {
         pos->epoch = ck->meta.epoch;
         pos->sampler_epoch = ck->meta.sampler_epoch;
@@ -284,11 +356,13 @@ int fw_learner_lr_find(fw_learner *l, const fw_lr_finder_config *cfg, fw_learner
                        void *ctx, fw_lr_finder_result *res, fw_error *err)
 {
     int64_t steps = l->steps, skipped = l->skipped;
+    fw_loss_scaler scaler = l->scaler;
     fw_param_list *lists[2] = {&l->params, fw_optim_state(l->optim)};
     lr_find_ctx c = {l, batch, ctx, 0};
     int rc = fw_lr_find(cfg, lists, 2, lr_find_step, &c, res, err);
     fw_model_params_updated(l->model); /* the finder wrote the weights back */
     l->steps = steps;
     l->skipped = skipped;
+    l->scaler = scaler;
     return rc;
 }

@@ -9,10 +9,14 @@
  * next step zeroes them, for inspection and logging.
  * A non-finite loss or gradient norm skips the update: nothing is changed but
  * the BN running statistics of that forward, the schedule does not advance,
- * and the skip is counted.
+ * and the skip is counted. With loss scaling (cfg.loss_scale > 0, fp16),
+ * d_emb is multiplied by the scale S before the model's backward and the
+ * model's gradients by 1/S after it; non-finite scaled gradients are an
+ * overflow: S halves and the step is skipped as above (loss_scale.h).
  *
  * Everything that decides the next step is in the checkpoint: weights and
  * buffers (model and head), optimizer state, the step and skip counts, the
+ * loss scaler (scale, clean steps, overflows), the
  * seed (dropout masks derive from (seed, step)), so on the CPU a resumed run
  * continues bit-exactly (same thread count).
  */
@@ -25,6 +29,7 @@
 #include "checkpoint.h"
 #include "fw_error.h"
 #include "head.h"
+#include "loss_scale.h"
 #include "lr_finder.h"
 #include "model.h"
 #include "optim.h"
@@ -41,6 +46,8 @@ typedef struct fw_learner_config {
     int threads;                 /* backend threads (<= 0: all CPUs) */
     int device;                  /* GPU index for a GPU backend */
     fw_precision precision;      /* backend precision (fp32 on the CPU) */
+    double loss_scale;           /* > 0: dynamic loss scaling from this scale (fp16);
+                                    0: none (see loss_scale.h) */
 } fw_learner_config;
 
 typedef struct fw_step_result {
@@ -48,6 +55,8 @@ typedef struct fw_step_result {
     double grad_norm;   /* global gradient norm before clipping */
     double lr, momentum;/* used for the update */
     int skipped;        /* 1: non-finite loss or gradients, no update */
+    int overflow;       /* 1: skipped for a loss-scaling overflow (the scale halved) */
+    double loss_scale;  /* the scale this step's backward used (1: none) */
 } fw_step_result;
 
 /* Where a run stands; saved in and restored from checkpoints. */
@@ -82,6 +91,8 @@ int fw_learner_head_loss(fw_learner *l, const float *emb, const int *labels, int
 
 int64_t fw_learner_steps_done(const fw_learner *l);    /* updates applied */
 int64_t fw_learner_steps_skipped(const fw_learner *l); /* non-finite steps skipped */
+/* The loss scaler's state (scale 1 and nothing counted when scaling is off). */
+const fw_loss_scaler *fw_learner_loss_scaler(const fw_learner *l);
 
 /* Model and head tensors (state_dict order, then "head.*"). */
 fw_param_list *fw_learner_params(fw_learner *l);

@@ -1104,6 +1104,9 @@ void fw_run_config_learner(const fw_run_config *cfg, int n_classes, int64_t step
 
     out->clip_norm = cfg->clip_norm;
     out->threads = cfg->threads;
+    out->precision = cfg->precision;
+    /* fp16 needs dynamic loss scaling; bf16 has fp32's range and fp32 needs none. */
+    out->loss_scale = cfg->precision == FW_PRECISION_FP16 ? FW_LOSS_SCALE_INIT : 0;
 }
 
 void fw_run_config_augment(const fw_run_config *cfg, fw_augment_opts *out)

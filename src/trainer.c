@@ -530,6 +530,12 @@ static int record_step(fw_trainer *t, const fw_step_result *r, int n, double ste
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.momentum", r->momentum, err));
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.grad_norm", r->grad_norm, err));
     }
+    const fw_loss_scaler *ls = fw_learner_loss_scaler(t->learner);
+    if (ls->enabled) {
+        FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.loss_scale", ls->scale, err));
+        FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.overflows",
+                                      (double)ls->overflows, err));
+    }
     FW_TRY(fw_metric_writer_poll(t->mw, err));
     pthread_mutex_lock(&t->mu);
     t->st.step = step;
@@ -586,7 +592,7 @@ static int train_loop(fw_trainer *t, fw_error *err)
     FW_TRY(open_loader(t, t->pos.sampler_epoch, t->pos.sampler_batch, t->cfg.epochs, &loader,
                        err));
     back_to_training(t);
-    int rc = FW_OK, nan_run = 0;
+    int rc = FW_OK, nan_run = 0, overflow_run = 0;
     double epoch_t0 = now_s(), wait_s = 0, loss_sum = 0;
     long images = 0, loss_n = 0;
     for (;;) {
@@ -620,7 +626,18 @@ static int train_loop(fw_trainer *t, fw_error *err)
             loss_sum += r.loss;
             loss_n++;
         }
-        if (r.skipped) {
+        /* An fp16 overflow is loss scaling at work (the scale halved, the
+         * step skipped, counted in train.overflows), not a divergence —
+         * unless no scale gives finite gradients. */
+        overflow_run = r.overflow ? overflow_run + 1 : 0;
+        if (overflow_run >= 64) {
+            rc = fw_fail(err, FW_EINVAL,
+                         "%d fp16 overflows in a row (loss scale now %g): the gradients are "
+                         "not finite at any scale; lower lr or use precision=bf16",
+                         overflow_run, r.loss_scale / 2);
+            break;
+        }
+        if (r.skipped && !r.overflow) {
             nan_run++;
             if ((rc = event(t, FW_EVENT_NAN_STEP, err,
                             "non-finite %s at epoch %ld batch %ld: step skipped (%d in a row)",
@@ -634,7 +651,7 @@ static int train_loop(fw_trainer *t, fw_error *err)
                              nan_run, t->cfg.nan_limit);
                 break;
             }
-        } else {
+        } else if (!r.skipped) {
             nan_run = 0;
         }
         if (t->pos.sampler_batch == 0) {

@@ -58,10 +58,13 @@ static void make_batch(int step, float *x, int *labels)
     }
 }
 
+static double g_loss_scale = 0; /* cfg.loss_scale of the learners made */
+
 static fw_learner *new_learner(int emb_dim)
 {
     fw_learner_config cfg;
     config(&cfg, emb_dim);
+    cfg.loss_scale = g_loss_scale;
     fw_learner *l = NULL;
     fw_error e;
     fw_error_clear(&e);
@@ -211,6 +214,114 @@ static void test_nonfinite_batch_is_skipped(void)
     CHECK(same);
     fw_learner_destroy(a);
     fw_learner_destroy(b);
+}
+
+/* Trainable weights equal (BN running statistics may differ). */
+static int same_weights(fw_learner *a, fw_learner *b)
+{
+    fw_param_list *pa = fw_learner_params(a), *pb = fw_learner_params(b);
+    int same = pa->n == pb->n;
+    for (int i = 0; same && i < pa->n; i++)
+        if (!(pa->items[i]->flags & FW_PARAM_BUFFER))
+            same &= !memcmp(pa->items[i]->data, pb->items[i]->data,
+                            sizeof(float) * (size_t)pa->items[i]->numel);
+    return same;
+}
+
+/* The scaler's state machine, as torch.cuda.amp.GradScaler: x2 after 2000
+ * clean steps, x0.5 and skip on an overflow, nothing when disabled. */
+static void test_loss_scaler_rules(void)
+{
+    fw_loss_scaler s;
+    fw_loss_scaler_init(&s, 1, 0);
+    CHECK(fw_loss_scaler_scale(&s) == 65536.0);
+    int applied = 1;
+    for (int i = 0; i < 1999; i++)
+        applied &= fw_loss_scaler_update(&s, 1);
+    CHECK(applied);
+    CHECK(s.scale == 65536.0 && s.clean_steps == 1999);
+    CHECK_INT(fw_loss_scaler_update(&s, 1), 1);
+    CHECK(s.scale == 131072.0 && s.clean_steps == 0);
+    CHECK_INT(fw_loss_scaler_update(&s, 1), 1);
+    CHECK_INT(fw_loss_scaler_update(&s, 0), 0);
+    CHECK(s.scale == 65536.0 && s.clean_steps == 0 && s.overflows == 1);
+    fw_loss_scaler off;
+    fw_loss_scaler_init(&off, 0, 1024);
+    CHECK(fw_loss_scaler_scale(&off) == 1.0);
+    CHECK_INT(fw_loss_scaler_update(&off, 0), 0);
+    CHECK_INT(fw_loss_scaler_update(&off, 1), 1);
+    CHECK(off.overflows == 0 && off.scale == 1.0);
+}
+
+/* Scaling by 2^16 is exact in fp32: a scaled run gives the unscaled run's
+ * bits (losses and every tensor), and a checkpoint carries the scaler. */
+static void test_loss_scaling_is_exact_in_fp32(void)
+{
+    fw_learner *plain = new_learner(16);
+    g_loss_scale = 65536;
+    fw_learner *scaled = new_learner(16), *resumed = new_learner(16);
+    g_loss_scale = 0;
+    double lp[STEPS], ls[STEPS];
+    if (plain && scaled && resumed && !run_steps(plain, 0, STEPS, lp) &&
+        !run_steps(scaled, 0, STEPS, ls)) {
+        CHECK(memcmp(lp, ls, sizeof lp) == 0);
+        CHECK(same_params(plain, scaled));
+        CHECK(fw_learner_loss_scaler(scaled)->scale == 65536.0);
+        CHECK(fw_learner_loss_scaler(scaled)->clean_steps == STEPS);
+        CHECK(fw_learner_loss_scaler(plain)->enabled == 0);
+        char path[] = "/tmp/fwscaleXXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        close(fd);
+        fw_error e;
+        fw_error_clear(&e);
+        CHECK_MSG(fw_learner_save(scaled, path, NULL, "", &e) == 0, "%s", e.msg);
+        CHECK_MSG(fw_learner_load(resumed, path, NULL, &e) == 0, "%s", e.msg);
+        CHECK(fw_learner_loss_scaler(resumed)->clean_steps == STEPS);
+        unlink(path);
+    }
+    fw_learner_destroy(plain);
+    fw_learner_destroy(scaled);
+    fw_learner_destroy(resumed);
+}
+
+/* A scale that overflows fp32 in the backward pass: each such step is
+ * skipped and halves the scale, the schedule does not advance, and the first
+ * applied step equals an unscaled learner's first step. */
+static void test_loss_scale_overflow_skips_and_halves(void)
+{
+    fw_learner *ref = new_learner(16);
+    g_loss_scale = 0x1p126;
+    fw_learner *l = new_learner(16);
+    g_loss_scale = 0;
+    if (!ref || !l)
+        return;
+    static float x[N * H * W];
+    int labels[N];
+    make_batch(0, x, labels);
+    fw_error e;
+    fw_error_clear(&e);
+    fw_step_result r = {0};
+    int tries = 0, overflows = 0;
+    while (tries < 120 && fw_learner_step(l, x, labels, N, H, W, &r, &e) == 0 && r.skipped) {
+        tries++;
+        overflows += r.overflow;
+        CHECK_INT(fw_learner_steps_done(l), 0);
+    }
+    const fw_loss_scaler *s = fw_learner_loss_scaler(l);
+    printf("#   %d overflow(s) before scale %g gave finite gradients\n", overflows, s->scale);
+    CHECK(overflows >= 1 && overflows == tries);
+    CHECK(s->overflows == overflows && s->clean_steps == 1);
+    CHECK(s->scale == ldexp(1.0, 126 - overflows));
+    CHECK(r.loss_scale == s->scale && !r.skipped);
+    CHECK_INT(fw_learner_steps_done(l), 1);
+    CHECK_INT(fw_learner_steps_skipped(l), overflows);
+    fw_step_result rr;
+    CHECK(fw_learner_step(ref, x, labels, N, H, W, &rr, &e) == 0);
+    CHECK_MSG(rr.lr == r.lr, "lr %g vs %g: the schedule advanced on an overflow", r.lr, rr.lr);
+    CHECK(same_weights(ref, l));
+    fw_learner_destroy(ref);
+    fw_learner_destroy(l);
 }
 
 typedef struct finder_batches {
@@ -387,5 +498,8 @@ int main(void)
     RUN(test_lr_finder_restores_everything);
     RUN(test_other_model_checkpoint_refused);
     RUN(test_pretrained_backbone_loads);
+    RUN(test_loss_scaler_rules);
+    RUN(test_loss_scaling_is_exact_in_fp32);
+    RUN(test_loss_scale_overflow_skips_and_halves);
     return tap_done();
 }
