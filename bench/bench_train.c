@@ -1,8 +1,11 @@
 /* bench_train.c — training and inference images/s of the flukewatch model on
- * the CPU backend (the peer is bench/torch_train.py; bench/train.sh runs both).
+ * the CPU or CUDA backend (the peer is bench/torch_train.py; bench/train.sh
+ * runs both on the CPU, tests/gpu/check on a GPU).
  *
  *   bench/bench_train [--arch 18] [--threads 2] [--batch 32] [--height 128]
- *       [--width 256] [--dim 512] [--mult 1] [--iters 8] [--warmup 2] [--profile]
+ *       [--width 256] [--channels 1] [--dim 512] [--mult 1] [--iters 8]
+ *       [--warmup 2] [--device cpu|cuda[:N]] [--precision fp32|bf16|fp16]
+ *       [--profile]
  *
  * Training step = zero grads + forward (train mode) + backward from a fixed
  * d_embedding + one fw_optim_step (src/optim.h): SGD, momentum 0.9, weight
@@ -24,6 +27,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "backend.h"
+#include "backend_select.h"
 #include "model.h"
 #include "optim.h"
 #include "param_list.h"
@@ -236,22 +240,37 @@ static double sgemm_gflops(int reps)
 
 /* ---- the benchmark ---- */
 typedef struct {
-    int arch, threads, batch, height, width, dim, iters, warmup, profile;
+    int arch, threads, batch, height, width, channels, dim, iters, warmup, profile;
     float mult;
+    const char *device;
+    fw_precision precision;
 } options;
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){18, 2, 32, 128, 256, 512, 8, 2, 0, 1.0f};
+    *o = (options){18, 2, 32, 128, 256, 1, 512, 8, 2, 0, 1.0f, "cpu", FW_PRECISION_FP32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *dst = !strcmp(a, "--arch") ? &o->arch : !strcmp(a, "--threads") ? &o->threads
                  : !strcmp(a, "--batch") ? &o->batch : !strcmp(a, "--height") ? &o->height
                  : !strcmp(a, "--width") ? &o->width : !strcmp(a, "--dim") ? &o->dim
+                 : !strcmp(a, "--channels") ? &o->channels
                  : !strcmp(a, "--iters") ? &o->iters : !strcmp(a, "--warmup") ? &o->warmup
                  : NULL;
         if (!strcmp(a, "--profile")) {
             o->profile = 1;
+        } else if (!strcmp(a, "--device") && v) {
+            o->device = v;
+            i++;
+        } else if (!strcmp(a, "--precision") && v) {
+            o->precision = !strcmp(v, "bf16")   ? FW_PRECISION_BF16
+                           : !strcmp(v, "fp16") ? FW_PRECISION_FP16
+                                                : FW_PRECISION_FP32;
+            if (o->precision == FW_PRECISION_FP32 && strcmp(v, "fp32")) {
+                fprintf(stderr, "bench_train: --precision fp32, bf16 or fp16, not %s\n", v);
+                return -1;
+            }
+            i++;
         } else if (!strcmp(a, "--mult") && v) {
             o->mult = strtof(v, NULL);
             i++;
@@ -269,8 +288,8 @@ static int parse(int argc, char **argv, options *o)
             return -1;
         }
     }
-    if (o->iters < 1 || o->batch < 2) {
-        fprintf(stderr, "bench_train: --iters >= 1 and --batch >= 2\n");
+    if (o->iters < 1 || o->batch < 2 || (o->channels != 1 && o->channels != 3)) {
+        fprintf(stderr, "bench_train: --iters >= 1, --batch >= 2, --channels 1 or 3\n");
         return -1;
     }
     return 0;
@@ -296,14 +315,23 @@ int main(int argc, char **argv)
     options o;
     if (parse(argc, argv, &o) < 0)
         return 2;
-    wrap_ops(fw_backend_cpu());
     fw_error err = {0};
     fw_backend *be = NULL;
-    fw_backend_options bo = {.threads = o.threads};
+    fw_backend_options bo;
+    const fw_backend_ops *ops = NULL;
+    const char *colon = strchr(o.device, ':');
+    if (fw_backend_for_device(o.device, colon ? atoi(colon + 1) : 0, o.precision, o.threads,
+                              &ops, &bo, &err) < 0) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+        return 1;
+    }
+    int on_cpu = !strcmp(o.device, "cpu");
+    wrap_ops(ops);
     fw_model *m = NULL;
     fw_model_config cfg;
     fw_model_config_default(&cfg);
     cfg.arch = o.arch;
+    cfg.in_channels = o.channels;
     cfg.width_mult = o.mult;
     cfg.embedding_dim = o.dim;
     cfg.seed = 1;
@@ -329,11 +357,12 @@ int main(int argc, char **argv)
     const char *algo = getenv("FLUKEWATCH_CONV_ALGO");
     char desc[256];
     wrapped.describe(be, desc, sizeof desc);
-    printf("# flukewatch: %s; ResNet-%d x%g, 1x%dx%d, batch %d, %d-d GeM neck; conv algo %s; "
+    printf("# flukewatch: %s; ResNet-%d x%g, %dx%dx%d, batch %d, %d-d GeM neck; conv algo %s; "
            "SGD momentum %g, weight decay %g, lr %g\n",
-           desc, o.arch, (double)o.mult, o.height, o.width, o.batch, o.dim,
-           algo && *algo ? algo : "auto", oc.momentum, oc.weight_decay, oc.lr);
-    size_t nx = (size_t)o.batch * o.height * o.width, ng = (size_t)o.batch * o.dim;
+           desc, o.arch, (double)o.mult, o.channels, o.height, o.width, o.batch, o.dim,
+           on_cpu ? (algo && *algo ? algo : "auto") : "backend's choice", oc.momentum,
+           oc.weight_decay, oc.lr);
+    size_t nx = (size_t)o.batch * o.channels * o.height * o.width, ng = (size_t)o.batch * o.dim;
     float *x = malloc(nx * sizeof *x), *g = malloc(ng * sizeof *g), *emb = malloc(ng * sizeof *emb);
     fw_rng r;
     fw_rng_init(&r, 1, 0);
@@ -364,9 +393,9 @@ int main(int argc, char **argv)
             fwd_flops = conv_flops / o.iters / o.batch;
             first_flops = conv1_flops / o.iters / o.batch;
         }
-        printf("flukewatch kind=%s threads=%d batch=%d images_per_s=%.2f ms_per_batch=%.1f "
-               "best_images_per_s=%.2f best_ms_per_batch=%.1f\n",
-               name, o.threads, o.batch, o.iters * o.batch / s, 1000 * s / o.iters,
+        printf("flukewatch kind=%s device=%s threads=%d batch=%d images_per_s=%.2f "
+               "ms_per_batch=%.1f best_images_per_s=%.2f best_ms_per_batch=%.1f\n",
+               name, o.device, o.threads, o.batch, o.iters * o.batch / s, 1000 * s / o.iters,
                o.batch / fastest, 1000 * fastest);
         if (o.profile)
             prof_print(name, s, o.iters);
@@ -379,7 +408,9 @@ int main(int argc, char **argv)
          * backward data + backward weights, conv1 has no data gradient */
         printf("flukewatch flops conv_fwd_gflop_per_image=%.3f train_gflop_per_image=%.3f\n",
                fwd_flops / 1e9, (3 * fwd_flops - first_flops) / 1e9);
-        printf("flukewatch sgemm n=1024 threads=%d gflops=%.1f\n", o.threads, sgemm_gflops(5));
+        if (on_cpu)
+            printf("flukewatch sgemm n=1024 threads=%d gflops=%.1f\n", o.threads,
+                   sgemm_gflops(5));
     }
     free(x);
     free(g);

@@ -1,9 +1,15 @@
 #!/usr/bin/python3
 """torch_train.py — the PyTorch peer of bench/bench_train.c: training and inference
-images/s of the flukewatch model (tests/ref/fwmodel.py: ResNet + GeM neck) on the CPU.
+images/s of the flukewatch model (tests/ref/fwmodel.py: ResNet + GeM neck) on the CPU
+or a CUDA GPU.
 
-    /usr/bin/python3 bench/torch_train.py [--arch 18] [--threads 2] [--batch 32]
-        [--height 128] [--width 256] [--dim 512] [--iters 8] [--warmup 2]
+    python3 bench/torch_train.py [--arch 18] [--threads 2] [--batch 32]
+        [--height 128] [--width 256] [--channels 1] [--dim 512] [--iters 8] [--warmup 2]
+        [--device cpu|cuda[:N]] [--precision fp32|bf16|fp16]
+
+On a GPU, bf16/fp16 is eager PyTorch AMP: the forward under torch.autocast with
+that dtype (fp16 with torch.cuda.amp.GradScaler), fp32 master weights; every
+step ends with torch.cuda.synchronize() so its wall time is its cost.
 
 Training step = zero grads + forward (train mode) + loss-free backward from a fixed
 d_embedding (torch.autograd.backward(emb, grad), the same work as a loss's gradient)
@@ -15,6 +21,7 @@ per measurement, `key=value` fields (the mean over --iters steps and the fastest
 step, best_*), then a `torch best` line with the faster format of each.
 """
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -38,6 +45,11 @@ def measure(fn, iters, warmup):
     return time.perf_counter() - t0, fastest
 
 
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", type=int, default=18)
@@ -48,15 +60,32 @@ def main():
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--iters", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--channels", type=int, default=1, choices=(1, 3))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    dev = torch.device(a.device)
+    amp = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[a.precision]
+    if amp is not None and dev.type != "cuda":
+        sys.exit("torch_train.py: --precision %s needs --device cuda" % a.precision)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        print("# torch %s on %s, AMP %s" % (torch.__version__, torch.cuda.get_device_name(dev),
+                                           a.precision), flush=True)
+    scaler = torch.cuda.amp.GradScaler() if amp == torch.float16 else None
+
+    def autocast():
+        if amp is None:
+            return contextlib.nullcontext()
+        return torch.autocast(dev.type, dtype=amp)
     best = {}
     fbest = {}
     for fmt_name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
-        model = fwmodel.FwModel(a.arch, 1, 1.0, a.dim, gem=True).to(memory_format=fmt)
-        x = torch.randn(a.batch, 1, a.height, a.width).to(memory_format=fmt)
-        g = torch.randn(a.batch, a.dim)
+        model = fwmodel.FwModel(a.arch, a.channels, 1.0, a.dim, gem=True).to(dev, memory_format=fmt)
+        x = torch.randn(a.batch, a.channels, a.height, a.width).to(dev, memory_format=fmt)
+        g = torch.randn(a.batch, a.dim, device=dev)
         decay = [p for p in model.parameters() if p.dim() > 1]
         no_decay = [p for p in model.parameters() if p.dim() <= 1]
         opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4},
@@ -66,14 +95,22 @@ def main():
         def train_step():
             model.train()
             opt.zero_grad(set_to_none=True)
-            emb = model(x)
-            torch.autograd.backward(emb, g)
-            opt.step()
+            with autocast():
+                emb = model(x)
+            if scaler is not None:
+                torch.autograd.backward(scaler.scale(emb.float()), g)
+                scaler.step(opt)
+                scaler.update()
+            else:
+                torch.autograd.backward(emb, g)
+                opt.step()
+            synchronize(dev)
 
         def infer_step():
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 model(x)
+            synchronize(dev)
 
         for kind, fn in (("train", train_step), ("infer", infer_step)):
             s, fastest = measure(fn, a.iters, a.warmup)
