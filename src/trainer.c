@@ -382,6 +382,11 @@ static int create_learner(fw_trainer *t, fw_error *err)
     t->learner = NULL;
     int cuda = 0, ids[1] = {0}, n_ids = 0;
     FW_TRY(fw_run_config_device_parse(t->cfg.device, &cuda, ids, 1, &n_ids, err));
+    if (n_ids > 1)
+        return fw_fail(err, FW_EUNSUPPORTED,
+                       "device=%s: one process trains on one GPU for now; for several, start "
+                       "one process per GPU with mpirun (see flukewatch(1), DATA PARALLEL)",
+                       t->cfg.device);
     const fw_backend_ops *ops;
     fw_backend_options bopt;
     FW_TRY(fw_backend_for_device(t->cfg.device, ids[0], t->cfg.precision, lc.threads, &ops,
