@@ -4,10 +4,12 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ckpt_store.h"
+#include "micro_batch.h"
 #include "param_list.h"
 
 /* The learner's own state that checkpoints carry as the "rng" blob.
@@ -37,6 +39,10 @@ struct fw_learner {
     fw_optim *optim;
     int64_t steps, skipped;
     fw_loss_scaler scaler;
+    fw_micro_batch micro; /* k micro-batches per step (gradient accumulation) */
+    int started;          /* a step went through in this process */
+    int oom_retries;      /* start-up halvings after running out of memory */
+    char oom_reason[sizeof(((fw_error *)0)->msg)]; /* the last out-of-memory error */
     float *emb, *d_emb;   /* (cap_n, D) */
     int cap_n;
     double fixed_lr;      /* >= 0: LR finder in progress, use this lr */
@@ -72,6 +78,7 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
     l->ops = ops;
     l->fixed_lr = -1;
     fw_loss_scaler_init(&l->scaler, cfg->loss_scale > 0, cfg->loss_scale);
+    fw_micro_batch_init(&l->micro, cfg->micro_batches);
     fw_param_list_init(&l->params);
     fw_backend_options bopt = {
         .threads = cfg->threads, .device = cfg->device, .precision = cfg->precision};
@@ -104,6 +111,7 @@ void fw_learner_destroy(fw_learner *l)
     if (l->head_ready)
         fw_head_free(&l->head);
     fw_model_destroy(l->model);
+    fw_micro_batch_free(&l->micro);
     if (l->be)
         l->ops->destroy(l->be);
     free(l->emb);
@@ -164,13 +172,15 @@ static int unscale_model_grads(fw_learner *l, double scale, fw_step_result *res)
 fw_param_list *fw_learner_params(fw_learner *l) { return &l->params; }
 fw_model *fw_learner_model(fw_learner *l) { return l->model; }
 
-int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
-                    fw_step_result *res, fw_error *err)
+/* One attempt at a step (fw_learner_step retries it on a start-up OOM). */
+static int step_once(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
+                     fw_step_result *res, fw_error *err)
 {
     memset(res, 0, sizeof *res);
     FW_TRY(ensure_batch_buffers(l, n, err));
     fw_param_list_zero_grad(&l->params);
-    FW_TRY(fw_model_forward(l->model, 1, (uint64_t)l->steps, x, n, h, w, l->emb, err));
+    FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w, l->emb,
+                                  err));
     FW_TRY(fw_head_loss(&l->head, l->emb, labels, n, l->d_emb, &res->loss, err));
     if (!isfinite(res->loss)) {
         res->skipped = 1;
@@ -180,7 +190,8 @@ int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int
     }
     res->loss_scale = fw_loss_scaler_scale(&l->scaler);
     scale_d_emb(l, n, res->loss_scale);
-    FW_TRY(fw_model_backward(l->model, l->d_emb, err));
+    FW_TRY(fw_micro_batch_backward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w,
+                                   l->d_emb, err));
     if (!unscale_model_grads(l, res->loss_scale, res))
         return FW_OK;
     if (l->cfg.clip_norm > 0) {
@@ -203,6 +214,38 @@ int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int
     fw_model_params_updated(l->model);
     l->steps++;
     return FW_OK;
+}
+
+int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
+                    fw_step_result *res, fw_error *err)
+{
+    for (;;) {
+        int starting = !l->started;
+        if (starting)
+            FW_TRY(fw_micro_batch_save_stats(&l->micro, l->model, err));
+        int rc = step_once(l, x, labels, n, h, w, res, err);
+        if (rc == FW_OK) {
+            l->started = 1;
+            res->micro_batches = l->micro.k < n ? l->micro.k : n;
+            return FW_OK;
+        }
+        /* Out of memory before any step went through: halve the micro-batch. */
+        if (rc != FW_ENOMEM || !starting || l->micro.k >= n)
+            return rc;
+        fw_micro_batch_restore_stats(&l->micro, l->model);
+        snprintf(l->oom_reason, sizeof l->oom_reason, "%s", err->msg);
+        l->micro.k = l->micro.k * 2 < n ? l->micro.k * 2 : n;
+        l->oom_retries++;
+    }
+}
+
+int fw_learner_micro_batches(const fw_learner *l) { return l->micro.k; }
+
+const char *fw_learner_oom_reason(const fw_learner *l, int *retries)
+{
+    if (retries)
+        *retries = l->oom_retries;
+    return l->oom_reason;
 }
 
 int fw_learner_embed(fw_learner *l, const float *x, int n, int h, int w, float *emb,

@@ -14,6 +14,13 @@
  * model's gradients by 1/S after it; non-finite scaled gradients are an
  * overflow: S halves and the step is skipped as above (loss_scale.h).
  *
+ * With cfg.micro_batches k > 1 the model runs the batch as k micro-batches
+ * and accumulates their gradients (micro_batch.h); the head's loss is still
+ * the whole batch's. When the backend runs out of memory (FW_ENOMEM) before
+ * any step of this learner went through, the step puts the running
+ * statistics back, doubles k (up to one image per micro-batch) and tries
+ * again; fw_learner_oom_reason says what happened.
+ *
  * Everything that decides the next step is in the checkpoint: weights and
  * buffers (model and head), optimizer state, the step and skip counts, the
  * loss scaler (scale, clean steps, overflows), the
@@ -48,6 +55,8 @@ typedef struct fw_learner_config {
     fw_precision precision;      /* backend precision (fp32 on the CPU) */
     double loss_scale;           /* > 0: dynamic loss scaling from this scale (fp16);
                                     0: none (see loss_scale.h) */
+    int micro_batches;           /* run each batch as this many micro-batches (<= 1:
+                                    one; see micro_batch.h) */
 } fw_learner_config;
 
 typedef struct fw_step_result {
@@ -57,6 +66,7 @@ typedef struct fw_step_result {
     int skipped;        /* 1: non-finite loss or gradients, no update */
     int overflow;       /* 1: skipped for a loss-scaling overflow (the scale halved) */
     double loss_scale;  /* the scale this step's backward used (1: none) */
+    int micro_batches;  /* micro-batches the step ran as */
 } fw_step_result;
 
 /* Where a run stands; saved in and restored from checkpoints. */
@@ -79,6 +89,12 @@ void fw_learner_destroy(fw_learner *l);
 /* One training step (see the top of this file). */
 int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
                     fw_step_result *res, fw_error *err);
+
+/* Micro-batches per step now (cfg.micro_batches, doubled by start-up OOMs). */
+int fw_learner_micro_batches(const fw_learner *l);
+/* The last out-of-memory error that doubled the micro-batches ("" if none)
+ * and how many doublings there were. */
+const char *fw_learner_oom_reason(const fw_learner *l, int *retries);
 
 /* Embeddings in eval mode: x (N, C, H, W) -> emb (N, D). */
 int fw_learner_embed(fw_learner *l, const float *x, int n, int h, int w, float *emb,

@@ -208,6 +208,9 @@ _Static_assert(FW_RUN_LOSS_ARCFACE == 1 && FW_RUN_LOSS_SOFTMAX == 2 && FW_RUN_LO
       "arithmetic precision of the GPU backend (cpu: fp32 only)")                               \
     X("device", FW_CFG_STRING, 0, 0, NULL, F_STRING, device, device, NULL,                     \
       "where to train: cpu, cuda, cuda:N or cuda:N,M,...")                                      \
+    X("micro_batches", FW_CFG_INT, 1, 1024, NULL, F_INT, micro_batches, micro_batches, NULL,   \
+      "run each batch as this many micro-batches, accumulating gradients (set automatically "  \
+      "when the device runs out of memory at start-up)")                                        \
     X("threads", FW_CFG_INT, 0, 1024, NULL, F_INT, threads, threads, NULL,                     \
       "compute threads (0: all CPUs)")                                                          \
     X("loader_threads", FW_CFG_INT, 0, 1024, NULL, F_INT, loader_threads, loader_threads,      \
@@ -289,6 +292,7 @@ void fw_run_config_default(fw_run_config *cfg)
     cfg->precision = FW_PRECISION_FP32;
     strcpy(cfg->device, "cpu");
     cfg->threads = 0, cfg->loader_threads = 0;
+    cfg->micro_batches = 1;
     cfg->seed = 42;
     cfg->eval_every = 5;
     cfg->checkpoint_every = 1;
@@ -1105,6 +1109,7 @@ void fw_run_config_learner(const fw_run_config *cfg, int n_classes, int64_t step
     out->clip_norm = cfg->clip_norm;
     out->threads = cfg->threads;
     out->precision = cfg->precision;
+    out->micro_batches = cfg->micro_batches;
     /* fp16 needs dynamic loss scaling; bf16 has fp32's range and fp32 needs none. */
     out->loss_scale = cfg->precision == FW_PRECISION_FP16 ? FW_LOSS_SCALE_INIT : 0;
 }

@@ -86,6 +86,7 @@ typedef struct fw_run_config {
     /* hardware */
     fw_precision precision;         /* "precision" fp32 | bf16 | fp16 (cpu: fp32 only) */
     char device[FW_RUN_DEVICE_MAX]; /* "device" cpu | cuda | cuda:N[,M...] */
+    int micro_batches;              /* "micro_batches": gradient accumulation per batch */
     int threads;                    /* "threads": compute threads (0: all CPUs) */
     int loader_threads;             /* "loader_threads" (0: same as threads) */
     uint64_t seed;                  /* "seed" */

@@ -598,6 +598,7 @@ static int train_loop(fw_trainer *t, fw_error *err)
                        err));
     back_to_training(t);
     int rc = FW_OK, nan_run = 0, overflow_run = 0;
+    int oom_retries = 0;
     double epoch_t0 = now_s(), wait_s = 0, loss_sum = 0;
     long images = 0, loss_n = 0;
     for (;;) {
@@ -618,6 +619,16 @@ static int train_loop(fw_trainer *t, fw_error *err)
         if ((rc = fw_learner_step(t->learner, b->pixels, b->labels, b->n, b->height, b->width,
                                   &r, err)) != FW_OK)
             break;
+        int retries = 0;
+        const char *why = fw_learner_oom_reason(t->learner, &retries);
+        if (retries != oom_retries) {
+            oom_retries = retries;
+            if ((rc = event(t, FW_EVENT_WARNING, err,
+                            "out of device memory at start-up (%s): each batch of %d now runs "
+                            "as %d micro-batches, gradients accumulated",
+                            why, b->n, r.micro_batches)) != FW_OK)
+                break;
+        }
         images += b->n;
         t->pos.sampler_epoch = b->epoch;
         t->pos.sampler_batch = b->index + 1;

@@ -324,6 +324,117 @@ static void test_loss_scale_overflow_skips_and_halves(void)
     fw_learner_destroy(l);
 }
 
+/* ---- micro-batches: the CPU ops wrapped (test-only state) ---- */
+static fw_backend_ops g_wrapped;
+static int g_frozen_bn;    /* 1: BN always in eval mode (no batch coupling) */
+static int64_t g_oom_rows; /* > 0: conv_forward fails with FW_ENOMEM above this batch */
+
+static int frozen_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x,
+                             fw_tensor *y, fw_error *err)
+{
+    return fw_backend_cpu()->bn_forward(be, bn, g_frozen_bn ? 0 : training, x, y, err);
+}
+
+static int oom_conv_forward(fw_backend *be, fw_conv *c, const fw_tensor *x, fw_tensor *y,
+                            fw_error *err)
+{
+    fw_shape s = fw_backend_cpu()->tensor_shape(x);
+    if (g_oom_rows > 0 && s.n > g_oom_rows)
+        return fw_fail(err, FW_ENOMEM, "test: out of memory for a batch of %lld",
+                       (long long)s.n);
+    return fw_backend_cpu()->conv_forward(be, c, x, y, err);
+}
+
+static fw_learner *new_wrapped_learner(int micro_batches)
+{
+    g_wrapped = *fw_backend_cpu();
+    g_wrapped.bn_forward = frozen_bn_forward;
+    g_wrapped.conv_forward = oom_conv_forward;
+    fw_learner_config cfg;
+    config(&cfg, 16);
+    cfg.micro_batches = micro_batches;
+    fw_learner *l = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK_MSG(fw_learner_create(&g_wrapped, &cfg, &l, &e) == 0, "learner: %s", e.msg);
+    return l;
+}
+
+/* Largest |a - b| over the trainable tensors, relative to the largest |a|
+ * (buffers differ: num_batches_tracked counts micro-batch forwards). */
+static double max_rel_diff(fw_learner *a, fw_learner *b)
+{
+    fw_param_list *pa = fw_learner_params(a), *pb = fw_learner_params(b);
+    double diff = 0, scale = 1e-30;
+    for (int i = 0; i < pa->n; i++)
+        for (int64_t j = 0; j < pa->items[i]->numel && !(pa->items[i]->flags & FW_PARAM_BUFFER);
+             j++) {
+            double d = fabs((double)pa->items[i]->data[j] - pb->items[i]->data[j]);
+            diff = d > diff ? d : diff;
+            double m = fabs((double)pa->items[i]->data[j]);
+            scale = m > scale ? m : scale;
+        }
+    return diff / scale;
+}
+
+/* Without batch coupling in the model (BN frozen), 3 micro-batches give the
+ * whole batch's losses and weights (the head's loss is always the whole
+ * batch's, so batch-hard triplet mining sees every image). */
+static void test_micro_batches_equal_whole_batch(void)
+{
+    g_frozen_bn = 1;
+    fw_learner *whole = new_wrapped_learner(1), *micro = new_wrapped_learner(3);
+    double lw[STEPS], lm[STEPS];
+    if (whole && micro && !run_steps(whole, 0, STEPS, lw) && !run_steps(micro, 0, STEPS, lm)) {
+        double worst = 0;
+        for (int s = 0; s < STEPS; s++)
+            worst = fmax(worst, fabs(lw[s] - lm[s]) / fabs(lw[s]));
+        double wd = max_rel_diff(whole, micro);
+        printf("#   3 micro-batches vs whole batch: loss rel diff %.2g, weights %.2g\n", worst,
+               wd);
+        CHECK(worst < 1e-5);
+        CHECK(wd < 1e-5);
+        CHECK(fw_learner_micro_batches(micro) == 3);
+    }
+    fw_learner_destroy(whole);
+    fw_learner_destroy(micro);
+    g_frozen_bn = 0;
+}
+
+/* Out of memory at start-up: the micro-batch halves until the step fits, the
+ * failed attempts leave no trace (the result equals a learner made with that
+ * many micro-batches, BN running statistics included); once a step went
+ * through, running out of memory is an error. */
+static void test_oom_at_startup_halves_micro_batch(void)
+{
+    g_oom_rows = 3; /* N = 10: 1 and 2 micro-batches fail, 4 (2-3 rows) fit */
+    fw_learner *l = new_wrapped_learner(1), *ref = new_wrapped_learner(4);
+    double ll[STEPS], lr[STEPS];
+    if (l && ref && !run_steps(l, 0, 2, ll) && !run_steps(ref, 0, 2, lr)) {
+        int retries = 0;
+        const char *why = fw_learner_oom_reason(l, &retries);
+        printf("#   after %d halving(s): %d micro-batches (%s)\n", retries,
+               fw_learner_micro_batches(l), why);
+        CHECK_INT(fw_learner_micro_batches(l), 4);
+        CHECK_INT(retries, 2);
+        CHECK(strstr(why, "out of memory") != NULL);
+        CHECK(ll[0] == lr[0] && ll[1] == lr[1]);
+        CHECK(same_params(l, ref));
+        g_oom_rows = 1;
+        static float x[N * H * W];
+        int labels[N];
+        make_batch(2, x, labels);
+        fw_step_result r;
+        fw_error e;
+        fw_error_clear(&e);
+        CHECK_INT(fw_learner_step(l, x, labels, N, H, W, &r, &e), FW_ENOMEM);
+        CHECK_INT(fw_learner_micro_batches(l), 4);
+    }
+    g_oom_rows = 0;
+    fw_learner_destroy(l);
+    fw_learner_destroy(ref);
+}
+
 typedef struct finder_batches {
     float x[N * H * W];
     int labels[N];
@@ -501,5 +612,7 @@ int main(void)
     RUN(test_loss_scaler_rules);
     RUN(test_loss_scaling_is_exact_in_fp32);
     RUN(test_loss_scale_overflow_skips_and_halves);
+    RUN(test_micro_batches_equal_whole_batch);
+    RUN(test_oom_at_startup_halves_micro_batch);
     return tap_done();
 }
