@@ -88,6 +88,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "augment.h"
 #include "fw_error.h"
 #include "param.h"
 
@@ -295,6 +296,23 @@ typedef struct fw_backend_ops {
                            const fw_tensor *x, fw_tensor *y, fw_error *err);
     int (*dropout_backward)(fw_backend *be, fw_dropout *d, const fw_tensor *dy,
                             fw_tensor *dx, fw_error *err);
+
+    /* ---- augmentation where the model runs (data/augment.h) ----
+     * The training input is made on the backend: the decoded uint8 image
+     * cache is handed over once, and each batch is made from per-sample
+     * parameters drawn on the host (fw_aug_params_draw) and the cache items
+     * they read. out gets (n, sc, oh, ow) in the backend's layout, equal to
+     * what data/augment_cpu.c writes for the same parameters (up to the
+     * rounding of the backend's precision).
+     * augment_set_cache: cache (items, sh, sw, sc) uint8. The CPU backend
+     * keeps the pointer (the caller keeps the cache alive and unchanged until
+     * the next augment_set_cache or destroy); a GPU backend copies it to the
+     * device when it fits, else reads it from pinned host memory. */
+    int (*augment_set_cache)(fw_backend *be, const uint8_t *cache, int64_t items, int sw,
+                             int sh, int sc, fw_error *err);
+    /* params (n), items (n): cache indices in [0, items). */
+    int (*augment_batch)(fw_backend *be, const fw_aug_params *params, const int64_t *items,
+                         int n, int ow, int oh, fw_tensor *out, fw_error *err);
 } fw_backend_ops;
 
 /* The CPU backend (oneDNN). */

@@ -43,6 +43,8 @@ static void cpu_destroy(fw_backend *be)
     for (int i = 0; i < be->n_cache; i++)
         dnnl_primitive_destroy(be->cache[i].prim);
     free(be->cache);
+    free(be->aug_out);
+    free(be->aug_srcs);
     if (be->stream)
         dnnl_stream_destroy(be->stream);
     if (be->engine)
@@ -397,6 +399,8 @@ static const fw_backend_ops cpu_ops = {
     .dropout_destroy = cpu_dropout_destroy,
     .dropout_forward = cpu_dropout_forward,
     .dropout_backward = cpu_dropout_backward,
+    .augment_set_cache = cpu_augment_set_cache,
+    .augment_batch = cpu_augment_batch,
 };
 
 const fw_backend_ops *fw_backend_cpu(void)

@@ -29,6 +29,14 @@ struct fw_backend {
     uint64_t param_gen; /* bumped by params_updated(); derived copies compare */
     cpu_cached_prim *cache; /* (n_cache) */
     int n_cache, cap_cache;
+    /* augment_set_cache: the caller's image cache (aug_items, aug_sh, aug_sw, aug_sc) */
+    const uint8_t *aug_cache;
+    int64_t aug_items;
+    int aug_sw, aug_sh, aug_sc;
+    float *aug_out;           /* (n, sc, oh, ow) scratch, aug_out_cap floats */
+    size_t aug_out_cap;
+    const uint8_t **aug_srcs; /* (aug_srcs_cap) */
+    int aug_srcs_cap;
 };
 
 struct fw_tensor {
@@ -170,5 +178,10 @@ int cpu_dropout_forward(fw_backend *be, fw_dropout *d, int training, uint64_t st
                         const fw_tensor *x, fw_tensor *y, fw_error *err);
 int cpu_dropout_backward(fw_backend *be, fw_dropout *d, const fw_tensor *dy, fw_tensor *dx,
                          fw_error *err);
+
+int cpu_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, int sw, int sh,
+                          int sc, fw_error *err);
+int cpu_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_t *items, int n,
+                      int ow, int oh, fw_tensor *out, fw_error *err);
 
 #endif

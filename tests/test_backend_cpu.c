@@ -17,6 +17,8 @@
 #include "backend.h"
 #include "cpu_backend.h" /* to force blocked layouts and inspect them */
 #include "cpu_kernels.h"
+#include "augment_cpu.h"
+#include "augment_params.h"
 #include "rng.h"
 #include "tap.h"
 
@@ -990,6 +992,49 @@ static void test_fd_linear_pool(void)
 
 /* ---- dropout ------------------------------------------------------------------------------ */
 
+/* augment_batch makes, from the cache items and parameters, exactly what
+ * data/augment_cpu.c writes (and refuses an item outside the cache). */
+static void test_augment_batch(void)
+{
+    fw_backend *be = new_backend(2);
+    enum { ITEMS = 5, SW = 60, SH = 30, SC = 3, OW = 48, OH = 24, N = 4 };
+    static uint8_t cache[ITEMS * SH * SW * SC];
+    fw_rng r;
+    fw_rng_init(&r, 5, 0);
+    for (size_t i = 0; i < sizeof cache; i++)
+        cache[i] = (uint8_t)fw_rng_below(&r, 256);
+    fw_augment_opts o;
+    fw_augment_opts_default(&o);
+    o.out_width = OW, o.out_height = OH;
+    fw_aug_params params[N];
+    int64_t items[N] = {4, 0, 2, 4};
+    const uint8_t *srcs[N];
+    for (int i = 0; i < N; i++) {
+        fw_rng rs;
+        fw_augment_rng(&rs, 9, 1, i);
+        int flipped;
+        srcs[i] = cache + (size_t)items[i] * SH * SW * SC;
+        fw_aug_params_draw(&o, &rs, SW, SH, SC, 0.5f, &params[i], &flipped);
+    }
+    static float want[N * SC * OH * OW];
+    OK(fw_augment_batch(params, srcs, N, SW, SH, SC, want, OW, OH, 1, &e_));
+    fw_tensor *t = tensor_new(be);
+    fw_error err = {0};
+    CHECK_INT(ops->augment_batch(be, params, items, N, OW, OH, t, &err), FW_EINVAL);
+    OK(ops->augment_set_cache(be, cache, ITEMS, SW, SH, SC, &e_));
+    OK(ops->augment_batch(be, params, items, N, OW, OH, t, &e_));
+    fw_shape sh = ops->tensor_shape(t);
+    CHECK(sh.n == N && sh.c == SC && sh.h == OH && sh.w == OW);
+    float *got = out_of(be, t);
+    CHECK(memcmp(got, want, sizeof want) == 0);
+    free(got);
+    items[2] = ITEMS;
+    CHECK_INT(ops->augment_batch(be, params, items, N, OW, OH, t, &err), FW_EINVAL);
+    CHECK_MSG(strstr(err.msg, "item 5 of 5") != NULL, "%s", err.msg);
+    ops->tensor_free(be, t);
+    ops->destroy(be);
+}
+
 static void test_dropout(void)
 {
     fw_backend *be = new_backend(2);
@@ -1237,6 +1282,7 @@ int main(void)
     RUN(test_fd_bn);
     RUN(test_fd_linear_pool);
     RUN(test_dropout);
+    RUN(test_augment_batch);
     RUN(test_threads_1_vs_2);
     RUN(test_conv_algo_env_refused);
     for (int i = 0; i < fx.n; i++)
