@@ -97,9 +97,18 @@ static void plan_batch(fw_loader *l, slot *s, long g)
         pthread_cond_broadcast(&l->ready_cv);
         return;
     }
-    s->batch.n = plan.n;
-    s->pending = plan.n;
-    if (plan.n == 0) {
+    int lo = 0, hi = plan.n;
+    if (l->opts.shard_count > 1) {
+        lo = (int)((long)plan.n * l->opts.shard_rank / l->opts.shard_count);
+        hi = (int)((long)plan.n * (l->opts.shard_rank + 1) / l->opts.shard_count);
+        memmove(s->batch.items, s->batch.items + lo, (size_t)(hi - lo) * sizeof *s->batch.items);
+        memmove(s->batch.whales, s->batch.whales + lo,
+                (size_t)(hi - lo) * sizeof *s->batch.whales);
+    }
+    s->batch.offset = lo;
+    s->batch.n = hi - lo;
+    s->pending = hi - lo;
+    if (s->batch.n == 0) {
         s->ready = 1;
         pthread_cond_broadcast(&l->ready_cv);
     }
@@ -114,7 +123,8 @@ static int do_sample(fw_loader *l, slot *s, int i, fw_error *err)
     const uint8_t *src = fw_cache_image(c, item);
     float mean = fw_image_mean_luma(src, c->width, c->height, c->channels, 4);
     fw_rng r;
-    fw_augment_rng(&r, l->opts.seed, b->epoch, b->index * (long)l->sampler->batch_size + i);
+    fw_augment_rng(&r, l->opts.seed, b->epoch,
+                   b->index * (long)l->sampler->batch_size + b->offset + i);
     fw_aug_params p;
     int flipped = 0;
     fw_aug_params_draw(&l->opts.aug, &r, c->width, c->height, c->channels, mean, &p, &flipped);
@@ -214,6 +224,9 @@ int fw_loader_open(fw_loader **out, const fw_image_cache *cache, fw_sampler *sam
         sampler->batches_per_epoch <= 0)
         return fw_fail(err, FW_EINVAL, "loader: the sampler is not initialised");
     FW_TRY(fw_augment_opts_check(&opts->aug, err));
+    if (opts->shard_count > 1 && (opts->shard_rank < 0 || opts->shard_rank >= opts->shard_count))
+        return fw_fail(err, FW_EINVAL, "loader: shard %d of %d", opts->shard_rank,
+                       opts->shard_count);
     if (opts->start_epoch < 0 || opts->start_batch < 0 ||
         opts->start_batch >= sampler->batches_per_epoch)
         return fw_fail(err, FW_EINVAL,

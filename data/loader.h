@@ -27,7 +27,9 @@
 
 typedef struct fw_batch {
     long epoch, index;   /* sampler position */
-    int n;               /* samples in this batch */
+    int n;               /* samples in this batch (this shard's) */
+    int offset;          /* index of sample 0 in the sampler's whole batch
+                            (0 unless sharded) */
     int channels, height, width;
     float *pixels;       /* (n, channels, height, width), normalised */
     int *labels;         /* (n) training label: the whale, whale + n_whales when
@@ -44,6 +46,11 @@ typedef struct fw_loader_opts {
     fw_augment_opts aug; /* output size and augmentation (fw_augment_opts_none for eval) */
     long start_epoch, start_batch; /* first position (resume) */
     long end_epoch;      /* stop before this epoch; <= 0: never stop */
+    int shard_rank, shard_count; /* data parallel: this rank's part of every batch,
+                            samples [n*rank/count, n*(rank+1)/count) of the
+                            sampler's n, each augmented with its index in the
+                            WHOLE batch (pixels equal the unsharded loader's);
+                            count <= 1: the whole batch */
     int nice;            /* workers lower their own scheduling priority by this
                             (Linux per-thread nice, 0..19), so that they fill
                             the gaps of compute threads instead of preempting

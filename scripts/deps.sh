@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="gcc make autoconf automake libtool pkg-config
 libncurses-dev libsixel-dev libsixel-bin libturbojpeg0-dev libdnnl-dev libsqlite3-dev
-libcsv-dev libcjson-dev
+libcsv-dev libcjson-dev openmpi-bin libopenmpi-dev
 python3 python3-numpy python3-pil python3-torch python3-torchvision python3-faiss
 tmux xterm xvfb x11-apps imagemagick ncurses-term"
 

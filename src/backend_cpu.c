@@ -378,6 +378,7 @@ static const fw_backend_ops cpu_ops = {
     .bn_destroy = cpu_bn_destroy,
     .bn_forward = cpu_bn_forward,
     .bn_backward = cpu_bn_backward,
+    .bn_set_sync = cpu_bn_set_sync,
     .relu_forward = cpu_relu_forward,
     .relu_backward = cpu_relu_backward,
     .add = cpu_add,

@@ -137,6 +137,7 @@ int cpu_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x, 
                    fw_error *err);
 int cpu_bn_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tensor *dy,
                     fw_tensor *dx, unsigned flags, fw_error *err);
+int cpu_bn_set_sync(fw_backend *be, fw_bn *bn, fw_bn_sync_fn fn, void *ctx, fw_error *err);
 
 int cpu_pool_create(fw_backend *be, const fw_pool_desc *desc, fw_pool **out, fw_error *err);
 void cpu_pool_destroy(fw_backend *be, fw_pool *pool);

@@ -3,11 +3,21 @@
  * UNBIASED running variance with momentum; eval mode uses the running stats.
  * Scale and shift are read straight from the gamma/beta parameters.
  * One plan per input layout (shape + memory desc).
+ *
+ * SyncBatchNorm (bn_set_sync): training forward sums count, sum x and
+ * sum x^2 per channel in double straight from the input's layout (plain or
+ * channel-blocked, cpu_offset), totals them with the sync function, and runs
+ * oneDNN's normalisation with those global statistics (use_global_stats);
+ * backward runs oneDNN's global-stats backward (dx = gamma/sigma * dy, local
+ * dgamma = sum dy*xhat, dbeta = sum dy), totals [sum dy, sum dy*xhat] and
+ * subtracts gamma/sigma * (Sdy + xhat * Sdyxhat) / count from dx.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_backend.h"
+#include "parallel.h"
 
 #define BN_MAX_PLANS 8
 
@@ -27,6 +37,13 @@ struct fw_bn {
     float *mean, *var;     /* (C) batch stats of the last training forward */
     float *dscale, *dshift; /* (C) gradient scratch */
     cpu_buffer sdy, sdx;
+    /* SyncBatchNorm */
+    fw_bn_sync_fn sync_fn; /* NULL: local statistics */
+    void *sync_ctx;
+    double *sums;          /* (2C + 1) [count, sum x (C), sum x^2 (C)] or [Sdy, Sdyxhat] */
+    double sync_count;     /* global element count per channel of the last forward */
+    int last_synced;       /* the last training forward used global statistics */
+    cpu_buffer sx;         /* x reordered to plain when its layout is not addressable */
 };
 
 static void plan_free(bn_plan *p)
@@ -94,6 +111,8 @@ void cpu_bn_destroy(fw_backend *be, fw_bn *bn)
         plan_free(&bn->plans[i]);
     cpu_buffer_free(&bn->sdy);
     cpu_buffer_free(&bn->sdx);
+    cpu_buffer_free(&bn->sx);
+    free(bn->sums);
     free(bn->mean);
     free(bn);
 }
@@ -182,6 +201,140 @@ static void free_vectors(dnnl_memory_t m[6])
             dnnl_memory_destroy(m[i]);
 }
 
+/* ---- SyncBatchNorm ---------------------------------------------------------------- */
+
+/* A read/write view of a tensor's floats in a layout cpu_offset understands. */
+typedef struct bn_view {
+    const dnnl_memory_desc_t *md;
+    float *data;
+    int64_t n, c, h, w;
+} bn_view;
+
+/* x as an addressable view: its own memory, or reordered to plain into bn->sx. */
+static int view_of(fw_backend *be, fw_bn *bn, const fw_tensor *x, bn_view *v, fw_error *err)
+{
+    *v = (bn_view){&x->md, x->buf, x->shape.n, x->shape.c, x->shape.h, x->shape.w};
+    if (cpu_offset_supported(&x->md))
+        return 0;
+    dnnl_memory_desc_t plain;
+    cpu_plain_md(&plain, x->shape);
+    dnnl_memory_t m;
+    FW_TRY(cpu_tensor_as(be, x, &plain, &bn->sx, &m, err));
+    v->md = &bn->sx.md;
+    v->data = bn->sx.buf;
+    return 0;
+}
+
+typedef struct sync_job {
+    fw_bn *bn;
+    bn_view x, dx;     /* dx: backward only */
+    const float *invstd; /* (C) backward only */
+    double scale;      /* backward: 1 / global count */
+} sync_job;
+
+/* Per channel c: sum x and sum x^2 over (n, h, w) into sums[1 + c], sums[1 + C + c]. */
+static int sum_channel(void *ctx, long c, int worker, fw_error *err)
+{
+    (void)worker, (void)err;
+    sync_job *j = ctx;
+    const bn_view *v = &j->x;
+    double s = 0, ss = 0;
+    for (int64_t n = 0; n < v->n; n++)
+        for (int64_t h = 0; h < v->h; h++)
+            for (int64_t w = 0; w < v->w; w++) {
+                double x = v->data[cpu_offset(v->md, n, c, h, w)];
+                s += x;
+                ss += x * x;
+            }
+    j->bn->sums[1 + c] = s;
+    j->bn->sums[1 + j->bn->channels + c] = ss;
+    return 0;
+}
+
+/* Global mean and biased variance into bn->mean/var (and bn->sync_count). */
+static int sync_stats(fw_backend *be, fw_bn *bn, const fw_tensor *x, fw_error *err)
+{
+    sync_job j = {.bn = bn};
+    FW_TRY(view_of(be, bn, x, &j.x, err));
+    int C = bn->channels;
+    bn->sums[0] = (double)(x->shape.n * x->shape.h * x->shape.w);
+    FW_TRY(fw_parallel_for(be->threads, C, sum_channel, &j, err));
+    FW_TRY(bn->sync_fn(bn->sync_ctx, bn->sums, 2 * C + 1, err));
+    double count = bn->sums[0];
+    if (!(count >= 2))
+        return fw_fail(err, FW_EINVAL,
+                       "bn_forward: training needs more than 1 value per channel over all "
+                       "ranks (got %g)",
+                       count);
+    for (int c = 0; c < C; c++) {
+        double mean = bn->sums[1 + c] / count;
+        double var = bn->sums[1 + C + c] / count - mean * mean;
+        bn->mean[c] = (float)mean;
+        bn->var[c] = (float)(var > 0 ? var : 0);
+    }
+    bn->sync_count = count;
+    return 0;
+}
+
+/* dx -= gamma/sigma * (Sdy + xhat * Sdyxhat) / count for channel c. */
+static int correct_channel(void *ctx, long c, int worker, fw_error *err)
+{
+    (void)worker, (void)err;
+    sync_job *j = ctx;
+    fw_bn *bn = j->bn;
+    int C = bn->channels;
+    float invstd = j->invstd[c], mean = bn->mean[c];
+    double k = (double)bn->weight->data[c] * invstd * j->scale;
+    double a = k * bn->sums[c], b = k * bn->sums[C + c];
+    for (int64_t n = 0; n < j->x.n; n++)
+        for (int64_t h = 0; h < j->x.h; h++)
+            for (int64_t w = 0; w < j->x.w; w++) {
+                float xhat = (j->x.data[cpu_offset(j->x.md, n, c, h, w)] - mean) * invstd;
+                float *d = &j->dx.data[cpu_offset(j->dx.md, n, c, h, w)];
+                *d = (float)(*d - (a + b * xhat));
+            }
+    return 0;
+}
+
+/* After the global-stats backward: total [Sdy, Sdyxhat] and correct dx in place. */
+static int sync_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, fw_tensor *dx,
+                         fw_error *err)
+{
+    int C = bn->channels;
+    for (int c = 0; c < C; c++) {
+        bn->sums[c] = bn->dshift[c];
+        bn->sums[C + c] = bn->dscale[c];
+    }
+    FW_TRY(bn->sync_fn(bn->sync_ctx, bn->sums, 2 * C, err));
+    if (!cpu_offset_supported(&dx->md))
+        return fw_fail(err, FW_EUNSUPPORTED, "bn_backward: sync mode cannot address dx's layout");
+    float *invstd = malloc((size_t)C * sizeof *invstd);
+    if (!invstd)
+        return fw_fail(err, FW_ENOMEM, "bn_backward: out of memory");
+    for (int c = 0; c < C; c++)
+        invstd[c] = 1.0f / sqrtf(bn->var[c] + bn->eps);
+    sync_job j = {.bn = bn, .invstd = invstd, .scale = 1.0 / bn->sync_count};
+    int rc = view_of(be, bn, x, &j.x, err);
+    j.dx = (bn_view){&dx->md, dx->buf, dx->shape.n, dx->shape.c, dx->shape.h, dx->shape.w};
+    if (rc == 0)
+        rc = fw_parallel_for(be->threads, C, correct_channel, &j, err);
+    free(invstd);
+    return rc;
+}
+
+int cpu_bn_set_sync(fw_backend *be, fw_bn *bn, fw_bn_sync_fn fn, void *ctx, fw_error *err)
+{
+    (void)be;
+    if (fn && !bn->sums) {
+        bn->sums = malloc((2 * (size_t)bn->channels + 1) * sizeof *bn->sums);
+        if (!bn->sums)
+            return fw_fail(err, FW_ENOMEM, "bn_set_sync: out of memory");
+    }
+    bn->sync_fn = fn;
+    bn->sync_ctx = fn ? ctx : NULL;
+    return 0;
+}
+
 int cpu_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x, fw_tensor *y,
                    fw_error *err)
 {
@@ -194,25 +347,30 @@ int cpu_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x, 
         return fw_fail(err, FW_EINVAL, "bn_forward: input has %lld channels, layer expects %d",
                        (long long)x->shape.c, bn->channels);
     int64_t count = x->shape.n * x->shape.h * x->shape.w;
-    if (training && count < 2)
+    if (training && !bn->sync_fn && count < 2)
         return fw_fail(err, FW_EINVAL,
                        "bn_forward: training needs more than 1 value per channel (got %lld)",
                        (long long)count);
     bn_plan *p;
     FW_TRY(plan_get(be, bn, &x->md, &p, err));
+    int synced = training && bn->sync_fn;
+    if (synced)
+        FW_TRY(sync_stats(be, bn, x, err));
     FW_TRY(cpu_tensor_define(be, y, x->shape, &x->md, err));
     dnnl_memory_t v[6];
     FW_TRY(wrap_vectors(be, bn, training, v, err));
     dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC, x->mem},  {DNNL_ARG_DST, y->mem},
                                {DNNL_ARG_SCALE, v[0]},  {DNNL_ARG_SHIFT, v[1]},
                                {DNNL_ARG_MEAN, v[2]},   {DNNL_ARG_VARIANCE, v[3]}};
-    int rc = cpu_exec(be, training ? p->train_fwd : p->eval_fwd, 6, args, err);
+    int rc = cpu_exec(be, training && !synced ? p->train_fwd : p->eval_fwd, 6, args, err);
     free_vectors(v);
     FW_TRY(rc);
     bn->last_training = training != 0;
+    bn->last_synced = synced;
     if (training) {
         float m = bn->momentum;
-        double unbias = (double)count / (double)(count - 1);
+        double total = synced ? bn->sync_count : (double)count;
+        double unbias = total / (total - 1);
         float *rm = bn->running_mean->data, *rv = bn->running_var->data;
         for (int c = 0; c < bn->channels; c++) {
             rm[c] = (1 - m) * rm[c] + m * bn->mean[c];
@@ -238,9 +396,11 @@ int cpu_bn_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tens
     if (want_p && (!bn->weight->grad || !bn->bias->grad))
         return fw_fail(err, FW_EINVAL, "bn_backward: %s has no grad buffer", bn->weight->name);
     int training = bn->last_training;
+    int synced = training && bn->last_synced;
     bn_plan *p;
     FW_TRY(plan_get(be, bn, &x->md, &p, err));
-    FW_TRY(plan_backward(be, bn, p, training, err));
+    /* synced: the global-stats backward, corrected below */
+    FW_TRY(plan_backward(be, bn, p, training && !synced, err));
     dnnl_memory_t dym, dxm;
     FW_TRY(cpu_tensor_as(be, dy, &x->md, &bn->sdy, &dym, err));
     if (dx) {
@@ -257,9 +417,11 @@ int cpu_bn_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tens
                                {DNNL_ARG_MEAN, v[2]},        {DNNL_ARG_VARIANCE, v[3]},
                                {DNNL_ARG_DIFF_SRC, dxm},     {DNNL_ARG_DIFF_SCALE, v[4]},
                                {DNNL_ARG_DIFF_SHIFT, v[5]}};
-    int rc = cpu_exec(be, training ? p->train_bwd : p->eval_bwd, 9, args, err);
+    int rc = cpu_exec(be, training && !synced ? p->train_bwd : p->eval_bwd, 9, args, err);
     free_vectors(v);
     FW_TRY(rc);
+    if (synced && dx)
+        FW_TRY(sync_backward(be, bn, x, dx, err));
     if (want_p) {
         size_t bytes = (size_t)bn->channels * sizeof(float);
         if (flags & FW_GRAD_ACCUMULATE) {

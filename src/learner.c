@@ -45,6 +45,15 @@ struct fw_learner {
     char oom_reason[sizeof(((fw_error *)0)->msg)]; /* the last out-of-memory error */
     float *emb, *d_emb;   /* (cap_n, D) */
     int cap_n;
+    /* data parallel (dist with > 1 rank) */
+    int ranks, rank;
+    float *flat;          /* (n_flat) model gradients, one all-reduce */
+    size_t n_flat;
+    int *counts;          /* (ranks) rows of each rank's shard */
+    float *gather_emb;    /* (ranks * max_n, D) padded all-gather */
+    int *gather_lab, *all_lab; /* (ranks * max_n), (N) */
+    float *all_emb, *all_d_emb; /* (N, D) */
+    int cap_gather, cap_all;
     double fixed_lr;      /* >= 0: LR finder in progress, use this lr */
 };
 
@@ -64,6 +73,8 @@ static int ensure_batch_buffers(fw_learner *l, int n, fw_error *err)
     l->cap_n = n;
     return FW_OK;
 }
+
+static int dist_setup(fw_learner *l, fw_error *err);
 
 int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
                       fw_learner **out, fw_error *err)
@@ -94,6 +105,8 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
         rc = fw_head_add_params(&l->head, &l->params, err);
     if (rc == FW_OK)
         rc = fw_optim_create(&l->optim, &l->cfg.optim, &l->params, err);
+    if (rc == FW_OK)
+        rc = dist_setup(l, err);
     if (rc < 0) {
         fw_learner_destroy(l);
         return rc;
@@ -116,6 +129,13 @@ void fw_learner_destroy(fw_learner *l)
         l->ops->destroy(l->be);
     free(l->emb);
     free(l->d_emb);
+    free(l->flat);
+    free(l->counts);
+    free(l->gather_emb);
+    free(l->gather_lab);
+    free(l->all_lab);
+    free(l->all_emb);
+    free(l->all_d_emb);
     free(l);
 }
 
@@ -124,14 +144,14 @@ int64_t fw_learner_steps_skipped(const fw_learner *l) { return l->skipped; }
 const fw_loss_scaler *fw_learner_loss_scaler(const fw_learner *l) { return &l->scaler; }
 
 /* Loss scaling around the model's backward: d_emb (n, D) *= S before it. */
-static void scale_d_emb(fw_learner *l, int n, double scale)
+static void scale_rows(float *d_emb, int n, int dim, double scale)
 {
     if (scale == 1.0)
         return;
-    size_t count = (size_t)n * (size_t)l->cfg.model.embedding_dim;
+    size_t count = (size_t)n * (size_t)dim;
     float s = (float)scale;
     for (size_t i = 0; i < count; i++)
-        l->d_emb[i] *= s;
+        d_emb[i] *= s;
 }
 
 /* After the backward: 1 when the step may go on. An overflow (non-finite
@@ -172,16 +192,149 @@ static int unscale_model_grads(fw_learner *l, double scale, fw_step_result *res)
 fw_param_list *fw_learner_params(fw_learner *l) { return &l->params; }
 fw_model *fw_learner_model(fw_learner *l) { return l->model; }
 
+/* ---- data parallel ------------------------------------------------------------------ */
+
+/* Model tensors that have gradients (not the head's, not buffers). */
+static int is_model_grad(const fw_param *p)
+{
+    return p->grad && !(p->flags & FW_PARAM_HEAD);
+}
+
+static int dist_setup(fw_learner *l, fw_error *err)
+{
+    l->ranks = fw_dist_size(l->cfg.dist);
+    l->rank = fw_dist_rank(l->cfg.dist);
+    if (l->ranks <= 1)
+        return FW_OK;
+    FW_TRY(fw_model_set_bn_sync(l->model, fw_dist_bn_sync, l->cfg.dist, err));
+    for (int i = 0; i < l->params.n; i++)
+        if (is_model_grad(l->params.items[i]))
+            l->n_flat += (size_t)l->params.items[i]->numel;
+    l->flat = malloc((l->n_flat ? l->n_flat : 1) * sizeof *l->flat);
+    l->counts = malloc((size_t)l->ranks * sizeof *l->counts);
+    if (!l->flat || !l->counts)
+        return fw_fail(err, FW_ENOMEM, "learner: out of memory for %zu gradients", l->n_flat);
+    return FW_OK;
+}
+
+/* Grow a buffer of `n` elements of `size` bytes (kept when large enough). */
+static int grow(void **buf, size_t n, size_t size, fw_error *err)
+{
+    void *p = realloc(*buf, (n ? n : 1) * size);
+    if (!p)
+        return fw_fail(err, FW_ENOMEM, "learner: cannot allocate %zu x %zu bytes", n, size);
+    *buf = p;
+    return FW_OK;
+}
+
+/* Sum the model's gradients over the ranks (one flat buffer). */
+static int allreduce_model_grads(fw_learner *l, fw_error *err)
+{
+    size_t off = 0;
+    for (int i = 0; i < l->params.n; i++) {
+        fw_param *p = l->params.items[i];
+        if (is_model_grad(p)) {
+            memcpy(l->flat + off, p->grad, (size_t)p->numel * sizeof(float));
+            off += (size_t)p->numel;
+        }
+    }
+    FW_TRY(fw_dist_allreduce_sum_f32(l->cfg.dist, l->flat, l->n_flat, err));
+    off = 0;
+    for (int i = 0; i < l->params.n; i++) {
+        fw_param *p = l->params.items[i];
+        if (is_model_grad(p)) {
+            memcpy(p->grad, l->flat + off, (size_t)p->numel * sizeof(float));
+            off += (size_t)p->numel;
+        }
+    }
+    return FW_OK;
+}
+
+/* Forward this rank's shard, gather the whole batch's embeddings and labels,
+ * and the head's loss and d_emb on it; *my_d_emb: this rank's rows of d_emb.
+ * res->loss is set (the same on every rank). */
+static int dist_forward_loss(fw_learner *l, const float *x, const int *labels, int n, int h,
+                             int w, fw_step_result *res, float **my_d_emb, fw_error *err)
+{
+    fw_dist *d = l->cfg.dist;
+    int D = l->cfg.model.embedding_dim;
+    FW_TRY(fw_dist_allgather(d, &n, l->counts, sizeof n, err));
+    int total = 0, max_n = 0, offset = 0;
+    for (int r = 0; r < l->ranks; r++) {
+        /* every rank runs the model (its BN layers sync in every forward and
+         * backward): no empty shards; the same error on every rank */
+        if (l->counts[r] < 1)
+            return fw_fail(err, FW_EINVAL, "learner: rank %d has an empty shard (%d rows)", r,
+                           l->counts[r]);
+        if (r < l->rank)
+            offset += l->counts[r];
+        total += l->counts[r];
+        if (l->counts[r] > max_n)
+            max_n = l->counts[r];
+    }
+    if (total < 2)
+        return fw_fail(err, FW_EINVAL, "learner: a batch of %d images over %d ranks", total,
+                       l->ranks);
+    /* the same number of micro-batches (and so of synced BN calls) on every rank */
+    for (int r = 0; r < l->ranks; r++)
+        if (l->counts[r] < l->micro.k)
+            return fw_fail(err, FW_EINVAL,
+                           "learner: micro_batches %d exceeds rank %d's shard of %d images",
+                           l->micro.k, r, l->counts[r]);
+    size_t gather_rows = (size_t)l->ranks * (size_t)max_n;
+    if (gather_rows > (size_t)l->cap_gather) {
+        FW_TRY(grow((void **)&l->gather_emb, gather_rows * (size_t)D, sizeof(float), err));
+        FW_TRY(grow((void **)&l->gather_lab, gather_rows, sizeof(int), err));
+        l->cap_gather = (int)gather_rows;
+    }
+    if (total > l->cap_all) {
+        FW_TRY(grow((void **)&l->all_emb, (size_t)total * (size_t)D, sizeof(float), err));
+        FW_TRY(grow((void **)&l->all_d_emb, (size_t)total * (size_t)D, sizeof(float), err));
+        FW_TRY(grow((void **)&l->all_lab, (size_t)total, sizeof(int), err));
+        l->cap_all = total;
+    }
+    /* this rank's block of the padded gather: its rows, then zeros */
+    FW_TRY(ensure_batch_buffers(l, max_n, err));
+    FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w, l->emb,
+                                  err));
+    memset(l->emb + (size_t)n * D, 0, (size_t)(max_n - n) * D * sizeof(float));
+    FW_TRY(fw_dist_allgather(d, l->emb, l->gather_emb, (size_t)max_n * D * sizeof(float), err));
+    /* the labels padded the same way */
+    int *mine = malloc((size_t)(max_n ? max_n : 1) * sizeof *mine);
+    if (!mine)
+        return fw_fail(err, FW_ENOMEM, "learner: out of memory");
+    for (int i = 0; i < max_n; i++)
+        mine[i] = i < n ? labels[i] : 0;
+    int rc = fw_dist_allgather(d, mine, l->gather_lab, (size_t)max_n * sizeof *mine, err);
+    free(mine);
+    FW_TRY(rc);
+    for (int r = 0, at = 0; r < l->ranks; r++) {
+        memcpy(l->all_emb + (size_t)at * D, l->gather_emb + (size_t)r * max_n * D,
+               (size_t)l->counts[r] * D * sizeof(float));
+        memcpy(l->all_lab + at, l->gather_lab + (size_t)r * max_n,
+               (size_t)l->counts[r] * sizeof(int));
+        at += l->counts[r];
+    }
+    *my_d_emb = l->all_d_emb + (size_t)offset * D;
+    return fw_head_loss(&l->head, l->all_emb, l->all_lab, total, l->all_d_emb, &res->loss, err);
+}
+
 /* One attempt at a step (fw_learner_step retries it on a start-up OOM). */
 static int step_once(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
                      fw_step_result *res, fw_error *err)
 {
     memset(res, 0, sizeof *res);
-    FW_TRY(ensure_batch_buffers(l, n, err));
     fw_param_list_zero_grad(&l->params);
-    FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w, l->emb,
-                                  err));
-    FW_TRY(fw_head_loss(&l->head, l->emb, labels, n, l->d_emb, &res->loss, err));
+    float *d_emb = NULL; /* this rank's rows of d_emb */
+    if (l->ranks > 1) {
+        FW_TRY(dist_forward_loss(l, x, labels, n, h, w, res, &d_emb, err));
+    } else {
+        FW_TRY(ensure_batch_buffers(l, n, err));
+        FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w,
+                                      l->emb, err));
+        FW_TRY(fw_head_loss(&l->head, l->emb, labels, n, l->d_emb, &res->loss, err));
+        d_emb = l->d_emb;
+    }
     if (!isfinite(res->loss)) {
         res->skipped = 1;
         res->grad_norm = NAN;
@@ -189,9 +342,11 @@ static int step_once(fw_learner *l, const float *x, const int *labels, int n, in
         return FW_OK;
     }
     res->loss_scale = fw_loss_scaler_scale(&l->scaler);
-    scale_d_emb(l, n, res->loss_scale);
-    FW_TRY(fw_micro_batch_backward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w,
-                                   l->d_emb, err));
+    scale_rows(d_emb, n, l->cfg.model.embedding_dim, res->loss_scale);
+    FW_TRY(fw_micro_batch_backward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w, d_emb,
+                                   err));
+    if (l->ranks > 1)
+        FW_TRY(allreduce_model_grads(l, err));
     if (!unscale_model_grads(l, res->loss_scale, res))
         return FW_OK;
     if (l->cfg.clip_norm > 0) {
@@ -220,7 +375,8 @@ int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int
                     fw_step_result *res, fw_error *err)
 {
     for (;;) {
-        int starting = !l->started;
+        /* (data parallel: every rank must split alike, so no retry there) */
+        int starting = !l->started && l->ranks <= 1;
         if (starting)
             FW_TRY(fw_micro_batch_save_stats(&l->micro, l->model, err));
         int rc = step_once(l, x, labels, n, h, w, res, err);

@@ -34,6 +34,7 @@
 
 #include "backend.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "fw_error.h"
 #include "head.h"
 #include "loss_scale.h"
@@ -57,6 +58,8 @@ typedef struct fw_learner_config {
                                     0: none (see loss_scale.h) */
     int micro_batches;           /* run each batch as this many micro-batches (<= 1:
                                     one; see micro_batch.h) */
+    fw_dist *dist;               /* data-parallel group (not owned); NULL or 1 rank:
+                                    single process */
 } fw_learner_config;
 
 typedef struct fw_step_result {
@@ -86,7 +89,21 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
                       fw_learner **out, fw_error *err);
 void fw_learner_destroy(fw_learner *l);
 
-/* One training step (see the top of this file). */
+/* One training step (see the top of this file).
+ *
+ * Data parallel (cfg.dist with more than one rank): every rank calls it at
+ * the same time with ITS SHARD of the batch (x, labels: its n rows; shards
+ * may differ in size but none may be empty; the batch is their concatenation
+ * in rank order). Every BN layer is a SyncBatchNorm; the embeddings and
+ * labels are all-gathered (padded to the largest shard), the head's loss and
+ * gradients are computed on the whole batch on every rank (identical, so the
+ * head's gradients are complete), the model backward runs on this rank's
+ * rows of d_emb and the model's gradients are summed over the ranks in one
+ * flat all-reduce; clipping and the optimizer then run identically
+ * everywhere. res->loss is the whole batch's. The result equals one process
+ * on the whole batch up to fp32 rounding, except dropout: the neck's masks
+ * are drawn per element of the shard, so with dropout > 0 the ranks draw
+ * different (equally distributed) masks than one process would. */
 int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
                     fw_step_result *res, fw_error *err);
 

@@ -157,6 +157,15 @@ void fw_model_params_updated(fw_model *m)
     m->ops->params_updated(m->be);
 }
 
+int fw_model_set_bn_sync(fw_model *m, fw_bn_sync_fn fn, void *ctx, fw_error *err)
+{
+    if (!m->ops->bn_set_sync)
+        return fw_fail(err, FW_EUNSUPPORTED, "model: the %s backend has no SyncBatchNorm",
+                       m->ops->name);
+    FW_TRY(fw_resnet_set_bn_sync(m->backbone, fn, ctx, err));
+    return fw_neck_set_bn_sync(m->neck, fn, ctx, err);
+}
+
 void fw_model_zero_grad(fw_model *m)
 {
     for (int i = 0; i < m->params.n; i++) {

@@ -66,6 +66,11 @@ int fw_model_feature_channels(const fw_model *m);
 /* Call after anything wrote fw_param.data (optimizer step, loading weights). */
 void fw_model_params_updated(fw_model *m);
 
+/* Make every BN layer (backbone and neck) a SyncBatchNorm over data-parallel
+ * ranks through fn (e.g. fw_dist_bn_sync with the fw_dist as ctx); fn NULL:
+ * local statistics again. See bn_set_sync in backend.h. */
+int fw_model_set_bn_sync(fw_model *m, fw_bn_sync_fn fn, void *ctx, fw_error *err);
+
 /* Set every parameter gradient to zero. */
 void fw_model_zero_grad(fw_model *m);
 

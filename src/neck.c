@@ -98,6 +98,12 @@ void fw_neck_destroy(fw_neck *n)
     free(n);
 }
 
+int fw_neck_set_bn_sync(fw_neck *n, fw_bn_sync_fn fn, void *ctx, fw_error *err)
+{
+    FW_TRY(n->ops->bn_set_sync(n->be, n->bn1.op, fn, ctx, err));
+    return n->ops->bn_set_sync(n->be, n->bn2.op, fn, ctx, err);
+}
+
 static const fw_tensor *fc_input(const fw_neck *n)
 {
     return n->drop ? n->drop_out : n->bn1_out;

@@ -38,6 +38,9 @@ int fw_neck_create(const fw_backend_ops *ops, fw_backend *be, const fw_neck_conf
                    fw_param_list *list, fw_neck **out, fw_error *err);
 void fw_neck_destroy(fw_neck *n);
 
+/* Make both BN layers SyncBatchNorms through fn (NULL: local stats again). */
+int fw_neck_set_bn_sync(fw_neck *n, fw_bn_sync_fn fn, void *ctx, fw_error *err);
+
 /* features (N, C, h, w) -> *embedding (N, D, 1, 1), owned by the neck.
  * stream: the dropout mask stream (e.g. the training step). */
 int fw_neck_forward(fw_neck *n, int training, uint64_t stream, const fw_tensor *features,

@@ -198,6 +198,19 @@ int fw_resnet_create(const fw_backend_ops *ops, fw_backend *be, const fw_resnet_
     return 0;
 }
 
+int fw_resnet_set_bn_sync(fw_resnet *r, fw_bn_sync_fn fn, void *ctx, fw_error *err)
+{
+    FW_TRY(r->ops->bn_set_sync(r->be, r->stem.bn.op, fn, ctx, err));
+    for (int i = 0; i < r->n_blocks; i++) {
+        block *b = &r->blocks[i];
+        for (int k = 0; k < b->n_units; k++)
+            FW_TRY(r->ops->bn_set_sync(r->be, b->u[k].bn.op, fn, ctx, err));
+        if (b->has_down)
+            FW_TRY(r->ops->bn_set_sync(r->be, b->down.bn.op, fn, ctx, err));
+    }
+    return 0;
+}
+
 void fw_resnet_destroy(fw_resnet *r)
 {
     if (!r)

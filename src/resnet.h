@@ -29,6 +29,10 @@ int fw_resnet_create(const fw_backend_ops *ops, fw_backend *be, const fw_resnet_
                      fw_param_list *list, fw_resnet **out, fw_error *err);
 void fw_resnet_destroy(fw_resnet *r);
 
+/* Make every BN layer a SyncBatchNorm through fn (NULL: local stats again);
+ * see bn_set_sync in backend.h. */
+int fw_resnet_set_bn_sync(fw_resnet *r, fw_bn_sync_fn fn, void *ctx, fw_error *err);
+
 /* Channels of the output feature map (512 for ResNet-18/34, 2048 for -50 at base 64). */
 int fw_resnet_out_channels(const fw_resnet *r);
 

@@ -1,0 +1,238 @@
+/* dist.c — the data-parallel process group on MPI, or one rank without it
+ * (see dist.h). */
+#include <config.h>
+
+#include "dist.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef HAVE_MPI
+#include <mpi.h>
+#endif
+
+struct fw_dist {
+    int rank, size;
+    int mpi; /* 1: MPI_Init_thread was called here */
+};
+
+/* Whether an MPI launcher started this process with more than one rank. */
+static int launched_with_ranks(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1)
+            return 1;
+    }
+    return 0;
+}
+
+int fw_dist_available(void)
+{
+#ifdef HAVE_MPI
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef HAVE_MPI
+/* An MPI return code as an fw_error naming the call. */
+static int mpi_check(int rc, const char *call, const char *file, int line, fw_error *err)
+{
+    if (rc == MPI_SUCCESS)
+        return 0;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
+        snprintf(msg, sizeof msg, "MPI error %d", rc);
+    return fw_fail(err, FW_EDEVICE, "%s:%d: %s failed: %s", file, line, call, msg);
+}
+#define MPI_TRY(call, err) FW_TRY(mpi_check((call), #call, __FILE__, __LINE__, (err)))
+
+/* Split n elements into MPI's int counts. */
+#define CHUNK ((size_t)1 << 30)
+#endif
+
+int fw_dist_init(fw_dist **out, fw_error *err)
+{
+    *out = NULL;
+    fw_dist *d = calloc(1, sizeof *d);
+    if (!d)
+        return fw_fail(err, FW_ENOMEM, "dist: out of memory");
+    d->rank = 0;
+    d->size = 1;
+#ifdef HAVE_MPI
+    if (launched_with_ranks()) {
+        int provided = 0;
+        int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
+        if (rc != MPI_SUCCESS) {
+            free(d);
+            return fw_fail(err, FW_EDEVICE, "%s:%d: MPI_Init_thread failed (code %d)",
+                           __FILE__, __LINE__, rc);
+        }
+        d->mpi = 1;
+        rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+        if (rc == MPI_SUCCESS && provided < MPI_THREAD_SERIALIZED) {
+            fw_dist_finalize(d);
+            return fw_fail(err, FW_EDEVICE,
+                           "%s:%d: MPI gives thread level %d, flukewatch needs "
+                           "MPI_THREAD_SERIALIZED",
+                           __FILE__, __LINE__, provided);
+        }
+        if (rc != MPI_SUCCESS) {
+            mpi_check(rc, "MPI_Comm_rank/size", __FILE__, __LINE__, err);
+            fw_dist_finalize(d);
+            return FW_EDEVICE;
+        }
+    }
+#else
+    (void)launched_with_ranks;
+#endif
+    *out = d;
+    return 0;
+}
+
+void fw_dist_finalize(fw_dist *d)
+{
+    if (!d)
+        return;
+#ifdef HAVE_MPI
+    if (d->mpi)
+        MPI_Finalize();
+#endif
+    free(d);
+}
+
+int fw_dist_rank(const fw_dist *d) { return d ? d->rank : 0; }
+int fw_dist_size(const fw_dist *d) { return d ? d->size : 1; }
+
+void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi) {
+        char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+        int len = 0;
+        if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS)
+            snprintf(lib, sizeof lib, "MPI");
+        lib[strcspn(lib, ",\n")] = '\0';
+        snprintf(buf, cap, "%d ranks (%s)", d->size, lib);
+        return;
+    }
+    snprintf(buf, cap, "single process");
+#else
+    (void)d;
+    snprintf(buf, cap, "single process (built without MPI)");
+#endif
+}
+
+int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi)
+        for (size_t off = 0; off < n; off += CHUNK) {
+            int cnt = (int)(n - off < CHUNK ? n - off : CHUNK);
+            MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM,
+                                  MPI_COMM_WORLD),
+                    err);
+        }
+#else
+    (void)d, (void)buf, (void)n, (void)err;
+#endif
+    return 0;
+}
+
+int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi)
+        for (size_t off = 0; off < n; off += CHUNK) {
+            int cnt = (int)(n - off < CHUNK ? n - off : CHUNK);
+            MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM,
+                                  MPI_COMM_WORLD),
+                    err);
+        }
+#else
+    (void)d, (void)buf, (void)n, (void)err;
+#endif
+    return 0;
+}
+
+int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi)
+        MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), err);
+#else
+    (void)d, (void)value, (void)err;
+#endif
+    return 0;
+}
+
+int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw_error *err)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi) {
+        if (bytes > INT_MAX)
+            return fw_fail(err, FW_ETOOBIG, "dist: allgather of %zu bytes per rank (max %d)",
+                           bytes, INT_MAX);
+        MPI_TRY(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE,
+                              MPI_COMM_WORLD),
+                err);
+        return 0;
+    }
+#endif
+    (void)d, (void)err;
+    if (bytes && send != recv)
+        memmove(recv, send, bytes);
+    return 0;
+}
+
+int fw_dist_bcast(fw_dist *d, void *buf, size_t bytes, fw_error *err)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi)
+        for (size_t off = 0; off < bytes; off += CHUNK) {
+            int cnt = (int)(bytes - off < CHUNK ? bytes - off : CHUNK);
+            MPI_TRY(MPI_Bcast((char *)buf + off, cnt, MPI_BYTE, 0, MPI_COMM_WORLD), err);
+        }
+#else
+    (void)d, (void)buf, (void)bytes, (void)err;
+#endif
+    return 0;
+}
+
+int fw_dist_barrier(fw_dist *d, fw_error *err)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi)
+        MPI_TRY(MPI_Barrier(MPI_COMM_WORLD), err);
+#else
+    (void)d, (void)err;
+#endif
+    return 0;
+}
+
+void fw_dist_abort(fw_dist *d, int code)
+{
+#ifdef HAVE_MPI
+    if (d && d->mpi && d->size > 1)
+        MPI_Abort(MPI_COMM_WORLD, code ? code : 1);
+#else
+    (void)d, (void)code;
+#endif
+}
+
+int fw_dist_bn_sync(void *ctx, double *sums, int n, fw_error *err)
+{
+    if (n < 0)
+        return fw_fail(err, FW_EINVAL, "dist: bn sync of %d values", n);
+    return fw_dist_allreduce_sum_f64(ctx, sums, (size_t)n, err);
+}

@@ -1,0 +1,61 @@
+/* dist.h — the process group of a data-parallel run (MPI).
+ *
+ *     fw_dist *d;
+ *     FW_TRY(fw_dist_init(&d, err));        // 1 rank unless started by mpirun -np N
+ *     int rank = fw_dist_rank(d), size = fw_dist_size(d);
+ *     FW_TRY(fw_dist_allreduce_sum_f32(d, grads, n, err));  // in place, every rank
+ *     ...
+ *     fw_dist_finalize(d);
+ *
+ * fw_dist_init starts MPI (MPI_Init_thread, MPI_THREAD_SERIALIZED) only in a
+ * build with MPI (HAVE_MPI) and only when the process was started by an MPI
+ * launcher with more than one rank (OMPI_COMM_WORLD_SIZE or PMI_SIZE > 1 in
+ * the environment); otherwise the group is one rank and no MPI function is
+ * called, so a plain `flukewatch train` never touches MPI. Every collective
+ * must be called by every rank in the same order; with one rank each is a
+ * no-op (bcast, barrier) or the identity (allreduce, allgather copies).
+ * Calls may come from any one thread at a time (SERIALIZED).
+ *
+ * A failure of one rank must stop the others (collectives would wait for
+ * ever): fw_dist_abort(d, code) ends every rank of the group (MPI_Abort), or
+ * just returns with one rank. Errors are values; MPI failures carry MPI's
+ * error string (the communicator returns errors instead of aborting).
+ */
+#ifndef FW_DIST_H
+#define FW_DIST_H
+
+#include <stddef.h>
+
+#include "fw_error.h"
+
+typedef struct fw_dist fw_dist;
+
+/* The group of this process (see above). *out is freed by fw_dist_finalize. */
+int fw_dist_init(fw_dist **out, fw_error *err);
+/* MPI_Finalize when MPI was started; frees d (NULL is fine). */
+void fw_dist_finalize(fw_dist *d);
+
+int fw_dist_rank(const fw_dist *d); /* 0..size-1; 0 for d NULL */
+int fw_dist_size(const fw_dist *d); /* >= 1; 1 for d NULL */
+/* Whether this build has MPI (multi-rank groups possible at all). */
+int fw_dist_available(void);
+/* "MPI (Open MPI v4.1.4)" or "single process (built without MPI)". */
+void fw_dist_describe(const fw_dist *d, char *buf, size_t cap);
+
+/* buf[0..n) = sum over ranks of buf[0..n), in place, identical on every rank. */
+int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err);
+int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err);
+/* Max of an int over ranks (for error/stop flags), in place. */
+int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err);
+/* recv (size * bytes) = every rank's send (bytes) in rank order. */
+int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw_error *err);
+/* buf (bytes) = rank 0's buf on every rank. */
+int fw_dist_bcast(fw_dist *d, void *buf, size_t bytes, fw_error *err);
+int fw_dist_barrier(fw_dist *d, fw_error *err);
+/* End every rank (MPI_Abort with code) when d has more than one rank; else return. */
+void fw_dist_abort(fw_dist *d, int code);
+
+/* The sync function for bn_set_sync (backend.h): ctx is the fw_dist. */
+int fw_dist_bn_sync(void *ctx, double *sums, int n, fw_error *err);
+
+#endif
