@@ -128,9 +128,11 @@ static int do_sample(fw_loader *l, slot *s, int i, fw_error *err)
     fw_aug_params p;
     int flipped = 0;
     fw_aug_params_draw(&l->opts.aug, &r, c->width, c->height, c->channels, mean, &p, &flipped);
+    b->params[i] = p;
     size_t per = (size_t)l->channels * l->out_h * l->out_w;
-    FW_TRY(fw_augment_image(&p, src, c->width, c->height, c->channels, b->pixels + i * per,
-                            l->out_w, l->out_h, err));
+    if (!l->opts.params_only)
+        FW_TRY(fw_augment_image(&p, src, c->width, c->height, c->channels, b->pixels + i * per,
+                                l->out_w, l->out_h, err));
     b->flipped[i] = (uint8_t)flipped;
     b->labels[i] = fw_augment_label(&l->opts.aug, b->whales[i], flipped, l->sampler->n_whales);
     return FW_OK;
@@ -185,6 +187,7 @@ static void free_slots(fw_loader *l)
     for (int k = 0; k < l->n_slots; k++) {
         fw_batch *b = &l->slots[k].batch;
         free(b->pixels);
+        free(b->params);
         free(b->labels);
         free(b->whales);
         free(b->items);
@@ -271,12 +274,14 @@ int fw_loader_open(fw_loader **out, const fw_image_cache *cache, fw_sampler *sam
         b->channels = l->channels;
         b->height = l->out_h;
         b->width = l->out_w;
-        b->pixels = malloc((size_t)bs * per * sizeof *b->pixels);
+        b->pixels = opts->params_only ? NULL : malloc((size_t)bs * per * sizeof *b->pixels);
+        b->params = malloc((size_t)bs * sizeof *b->params);
         b->labels = malloc((size_t)bs * sizeof *b->labels);
         b->whales = malloc((size_t)bs * sizeof *b->whales);
         b->items = malloc((size_t)bs * sizeof *b->items);
         b->flipped = malloc((size_t)bs);
-        if (!b->pixels || !b->labels || !b->whales || !b->items || !b->flipped) {
+        if ((!b->pixels && !opts->params_only) || !b->params || !b->labels || !b->whales ||
+            !b->items || !b->flipped) {
             rc = fw_fail(err, FW_ENOMEM,
                          "loader: cannot allocate %d batches of %d x %d x %d x %d floats",
                          l->n_slots, bs, l->channels, l->out_h, l->out_w);

@@ -31,7 +31,9 @@ typedef struct fw_batch {
     int offset;          /* index of sample 0 in the sampler's whole batch
                             (0 unless sharded) */
     int channels, height, width;
-    float *pixels;       /* (n, channels, height, width), normalised */
+    float *pixels;       /* (n, channels, height, width), normalised; NULL with
+                            params_only */
+    fw_aug_params *params; /* (n) each sample's augmentation (always filled) */
     int *labels;         /* (n) training label: the whale, whale + n_whales when
                             flipped with flip_identity on, or FW_NEW_WHALE */
     int *whales;         /* (n) whale index as sampled (FW_NEW_WHALE for new_whale) */
@@ -51,6 +53,9 @@ typedef struct fw_loader_opts {
                             sampler's n, each augmented with its index in the
                             WHOLE batch (pixels equal the unsharded loader's);
                             count <= 1: the whole batch */
+    int params_only;     /* 1: draw each sample's parameters (batch.params) but
+                            leave the pixels to the caller (the backend's
+                            augment_batch); batch.pixels is NULL */
     int nice;            /* workers lower their own scheduling priority by this
                             (Linux per-thread nice, 0..19), so that they fill
                             the gaps of compute threads instead of preempting

@@ -253,8 +253,8 @@ static int allreduce_model_grads(fw_learner *l, fw_error *err)
 /* Forward this rank's shard, gather the whole batch's embeddings and labels,
  * and the head's loss and d_emb on it; *my_d_emb: this rank's rows of d_emb.
  * res->loss is set (the same on every rank). */
-static int dist_forward_loss(fw_learner *l, const float *x, const int *labels, int n, int h,
-                             int w, fw_step_result *res, float **my_d_emb, fw_error *err)
+static int dist_forward_loss(fw_learner *l, const fw_batch_input *in, const int *labels, int n,
+                             int h, int w, fw_step_result *res, float **my_d_emb, fw_error *err)
 {
     fw_dist *d = l->cfg.dist;
     int D = l->cfg.model.embedding_dim;
@@ -295,7 +295,7 @@ static int dist_forward_loss(fw_learner *l, const float *x, const int *labels, i
     }
     /* this rank's block of the padded gather: its rows, then zeros */
     FW_TRY(ensure_batch_buffers(l, max_n, err));
-    FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w, l->emb,
+    FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, in, n, h, w, l->emb,
                                   err));
     memset(l->emb + (size_t)n * D, 0, (size_t)(max_n - n) * D * sizeof(float));
     FW_TRY(fw_dist_allgather(d, l->emb, l->gather_emb, (size_t)max_n * D * sizeof(float), err));
@@ -320,17 +320,17 @@ static int dist_forward_loss(fw_learner *l, const float *x, const int *labels, i
 }
 
 /* One attempt at a step (fw_learner_step retries it on a start-up OOM). */
-static int step_once(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
-                     fw_step_result *res, fw_error *err)
+static int step_once(fw_learner *l, const fw_batch_input *in, const int *labels, int n, int h,
+                     int w, fw_step_result *res, fw_error *err)
 {
     memset(res, 0, sizeof *res);
     fw_param_list_zero_grad(&l->params);
     float *d_emb = NULL; /* this rank's rows of d_emb */
     if (l->ranks > 1) {
-        FW_TRY(dist_forward_loss(l, x, labels, n, h, w, res, &d_emb, err));
+        FW_TRY(dist_forward_loss(l, in, labels, n, h, w, res, &d_emb, err));
     } else {
         FW_TRY(ensure_batch_buffers(l, n, err));
-        FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w,
+        FW_TRY(fw_micro_batch_forward(&l->micro, l->model, (uint64_t)l->steps, in, n, h, w,
                                       l->emb, err));
         FW_TRY(fw_head_loss(&l->head, l->emb, labels, n, l->d_emb, &res->loss, err));
         d_emb = l->d_emb;
@@ -343,7 +343,7 @@ static int step_once(fw_learner *l, const float *x, const int *labels, int n, in
     }
     res->loss_scale = fw_loss_scaler_scale(&l->scaler);
     scale_rows(d_emb, n, l->cfg.model.embedding_dim, res->loss_scale);
-    FW_TRY(fw_micro_batch_backward(&l->micro, l->model, (uint64_t)l->steps, x, n, h, w, d_emb,
+    FW_TRY(fw_micro_batch_backward(&l->micro, l->model, (uint64_t)l->steps, in, n, h, w, d_emb,
                                    err));
     if (l->ranks > 1)
         FW_TRY(allreduce_model_grads(l, err));
@@ -374,12 +374,25 @@ static int step_once(fw_learner *l, const float *x, const int *labels, int n, in
 int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
                     fw_step_result *res, fw_error *err)
 {
+    fw_batch_input in = {.x = x};
+    return fw_learner_step_input(l, &in, labels, n, h, w, res, err);
+}
+
+int fw_learner_set_image_cache(fw_learner *l, const uint8_t *cache, int64_t items, int sw,
+                               int sh, int sc, fw_error *err)
+{
+    return fw_model_set_image_cache(l->model, cache, items, sw, sh, sc, err);
+}
+
+int fw_learner_step_input(fw_learner *l, const fw_batch_input *in, const int *labels, int n,
+                          int h, int w, fw_step_result *res, fw_error *err)
+{
     for (;;) {
         /* (data parallel: every rank must split alike, so no retry there) */
         int starting = !l->started && l->ranks <= 1;
         if (starting)
             FW_TRY(fw_micro_batch_save_stats(&l->micro, l->model, err));
-        int rc = step_once(l, x, labels, n, h, w, res, err);
+        int rc = step_once(l, in, labels, n, h, w, res, err);
         if (rc == FW_OK) {
             l->started = 1;
             res->micro_batches = l->micro.k < n ? l->micro.k : n;

@@ -39,6 +39,7 @@
 #include "head.h"
 #include "loss_scale.h"
 #include "lr_finder.h"
+#include "micro_batch.h"
 #include "model.h"
 #include "optim.h"
 #include "param.h"
@@ -106,6 +107,16 @@ void fw_learner_destroy(fw_learner *l);
  * different (equally distributed) masks than one process would. */
 int fw_learner_step(fw_learner *l, const float *x, const int *labels, int n, int h, int w,
                     fw_step_result *res, fw_error *err);
+
+/* The same step on an input made on the backend (micro_batch.h's
+ * fw_batch_input: plain pixels, or per-sample augmentation parameters and
+ * cache items after fw_learner_set_image_cache). */
+int fw_learner_step_input(fw_learner *l, const fw_batch_input *in, const int *labels, int n,
+                          int h, int w, fw_step_result *res, fw_error *err);
+/* Hand the decoded image cache (items, sh, sw, sc) uint8 to the backend for
+ * fw_learner_step_input with parameters (it must outlive the learner). */
+int fw_learner_set_image_cache(fw_learner *l, const uint8_t *cache, int64_t items, int sw,
+                               int sh, int sc, fw_error *err);
 
 /* Micro-batches per step now (cfg.micro_batches, doubled by start-up OOMs). */
 int fw_learner_micro_batches(const fw_learner *l);

@@ -37,6 +37,18 @@ static int micro_start(int i, int k, int n)
     return (int)((int64_t)i * n / k);
 }
 
+/* Rows [a, b) of the input through the model (training), embeddings into emb. */
+static int forward_rows(fw_model *m, uint64_t stream, const fw_batch_input *in, int a, int b,
+                        int h, int w, float *emb, fw_error *err)
+{
+    if (in->x) {
+        size_t image = (size_t)fw_model_get_config(m)->in_channels * h * w;
+        return fw_model_forward(m, 1, stream, in->x + (size_t)a * image, b - a, h, w, emb, err);
+    }
+    return fw_model_forward_augmented(m, 1, stream, in->params + a, in->items + a, b - a, h, w,
+                                      emb, err);
+}
+
 static int grow_scratch(fw_micro_batch *mb, size_t floats, fw_error *err)
 {
     if (floats <= mb->scratch_cap)
@@ -49,16 +61,16 @@ static int grow_scratch(fw_micro_batch *mb, size_t floats, fw_error *err)
     return FW_OK;
 }
 
-int fw_micro_batch_forward(fw_micro_batch *mb, fw_model *m, uint64_t step, const float *x,
-                           int n, int h, int w, float *emb, fw_error *err)
+int fw_micro_batch_forward(fw_micro_batch *mb, fw_model *m, uint64_t step,
+                           const fw_batch_input *in, int n, int h, int w, float *emb,
+                           fw_error *err)
 {
     int k = micro_count(mb, n);
-    const fw_model_config *cfg = fw_model_get_config(m);
-    size_t image = (size_t)cfg->in_channels * h * w, dim = (size_t)cfg->embedding_dim;
+    size_t dim = (size_t)fw_model_get_config(m)->embedding_dim;
     for (int i = 0; i < k; i++) {
         int a = micro_start(i, k, n), b = micro_start(i + 1, k, n);
-        FW_TRY(fw_model_forward(m, 1, micro_stream(step, i), x + (size_t)a * image, b - a, h,
-                                w, emb + (size_t)a * dim, err));
+        FW_TRY(forward_rows(m, micro_stream(step, i), in, a, b, h, w, emb + (size_t)a * dim,
+                            err));
     }
     return FW_OK;
 }
@@ -109,15 +121,15 @@ void fw_micro_batch_restore_stats(fw_micro_batch *mb, fw_model *m)
     fw_model_params_updated(m);
 }
 
-int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step, const float *x,
-                            int n, int h, int w, const float *d_emb, fw_error *err)
+int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step,
+                            const fw_batch_input *in, int n, int h, int w, const float *d_emb,
+                            fw_error *err)
 {
     int k = micro_count(mb, n);
     if (k == 1)
         return fw_model_backward(m, d_emb, err);
-    const fw_model_config *cfg = fw_model_get_config(m);
     const fw_param_list *ps = fw_model_params(m);
-    size_t image = (size_t)cfg->in_channels * h * w, dim = (size_t)cfg->embedding_dim;
+    size_t dim = (size_t)fw_model_get_config(m)->embedding_dim;
     size_t stats = buffer_floats(ps);
     size_t rows = (size_t)(n / k + 1); /* the largest micro-batch */
     FW_TRY(grow_scratch(mb, stats + rows * dim, err));
@@ -128,8 +140,7 @@ int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step, cons
     for (int i = k - 1; i >= 0 && rc == FW_OK; i--) {
         int a = micro_start(i, k, n), b = micro_start(i + 1, k, n);
         if (i != k - 1)
-            rc = fw_model_forward(m, 1, micro_stream(step, i), x + (size_t)a * image, b - a, h,
-                                  w, emb, err);
+            rc = forward_rows(m, micro_stream(step, i), in, a, b, h, w, emb, err);
         if (rc == FW_OK)
             rc = fw_model_backward(m, d_emb + (size_t)a * dim, err);
     }

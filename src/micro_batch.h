@@ -29,6 +29,14 @@
 #include "fw_error.h"
 #include "model.h"
 
+/* A batch's input: plain pixels x (n, C, h, w), or (x NULL) made on the
+ * backend from params (n) and cache items (n) (fw_model_forward_augmented). */
+typedef struct fw_batch_input {
+    const float *x;
+    const fw_aug_params *params;
+    const int64_t *items;
+} fw_batch_input;
+
 typedef struct fw_micro_batch {
     int k;            /* micro-batches per batch (>= 1) */
     float *scratch;   /* recomputed embeddings and saved running statistics */
@@ -40,15 +48,17 @@ typedef struct fw_micro_batch {
 void fw_micro_batch_init(fw_micro_batch *mb, int k);
 void fw_micro_batch_free(fw_micro_batch *mb);
 
-/* x (n, C, h, w) -> emb (n, D), training mode, in mb->k micro-batches
- * (k is capped at n). step: the dropout stream. */
-int fw_micro_batch_forward(fw_micro_batch *mb, fw_model *m, uint64_t step, const float *x,
-                           int n, int h, int w, float *emb, fw_error *err);
+/* The input (n images of h x w) -> emb (n, D), training mode, in mb->k
+ * micro-batches (k is capped at n). step: the dropout stream. */
+int fw_micro_batch_forward(fw_micro_batch *mb, fw_model *m, uint64_t step,
+                           const fw_batch_input *in, int n, int h, int w, float *emb,
+                           fw_error *err);
 
 /* Parameter gradients (added into fw_param.grad) of the last
- * fw_micro_batch_forward on the same x, from d_emb (n, D). */
-int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step, const float *x,
-                            int n, int h, int w, const float *d_emb, fw_error *err);
+ * fw_micro_batch_forward on the same input, from d_emb (n, D). */
+int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step,
+                            const fw_batch_input *in, int n, int h, int w, const float *d_emb,
+                            fw_error *err);
 
 /* Save every running statistic (FW_PARAM_BUFFER) of m, to put back with
  * fw_micro_batch_restore_stats after a failed attempt at a step. */

@@ -226,6 +226,32 @@ int fw_model_forward(fw_model *m, int training, uint64_t step, const float *x, i
     return m->ops->sync(m->be, err);
 }
 
+int fw_model_set_image_cache(fw_model *m, const uint8_t *cache, int64_t items, int sw, int sh,
+                             int sc, fw_error *err)
+{
+    if (!m->ops->augment_set_cache)
+        return fw_fail(err, FW_EUNSUPPORTED, "model: the %s backend cannot augment",
+                       m->ops->name);
+    if (sc != m->cfg.in_channels)
+        return fw_fail(err, FW_EINVAL, "model: images of %d channels for a %d-channel model",
+                       sc, m->cfg.in_channels);
+    return m->ops->augment_set_cache(m->be, cache, items, sw, sh, sc, err);
+}
+
+int fw_model_forward_augmented(fw_model *m, int training, uint64_t step,
+                               const fw_aug_params *params, const int64_t *items, int n, int h,
+                               int w, float *emb, fw_error *err)
+{
+    m->can_backward = 0;
+    if (n < 1 || h < 1 || w < 1)
+        return fw_fail(err, FW_EINVAL, "model: input %d x %d x %d", n, h, w);
+    FW_TRY(m->ops->augment_batch(m->be, params, items, n, w, h, m->input, err));
+    const fw_tensor *out;
+    FW_TRY(fw_model_forward_tensor(m, training, step, m->input, &out, err));
+    FW_TRY(m->ops->tensor_copy_out(m->be, out, emb, err));
+    return m->ops->sync(m->be, err);
+}
+
 int fw_model_backward(fw_model *m, const float *d_emb, fw_error *err)
 {
     if (!m->can_backward)

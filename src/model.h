@@ -81,6 +81,17 @@ void fw_model_zero_grad(fw_model *m);
 int fw_model_forward(fw_model *m, int training, uint64_t step, const float *x, int n, int h,
                      int w, float *emb, fw_error *err);
 
+/* The input made on the backend (backend.h, augment_set_cache/augment_batch):
+ * fw_model_set_image_cache hands the uint8 cache (items, sh, sw, sc) over once
+ * (sc: the model's channels); fw_model_forward_augmented is fw_model_forward
+ * with sample i made from cache item items[i] with params[i] (n, h, w: the
+ * output batch). fw_model_backward follows either. */
+int fw_model_set_image_cache(fw_model *m, const uint8_t *cache, int64_t items, int sw, int sh,
+                             int sc, fw_error *err);
+int fw_model_forward_augmented(fw_model *m, int training, uint64_t step,
+                               const fw_aug_params *params, const int64_t *items, int n, int h,
+                               int w, float *emb, fw_error *err);
+
 /* Backward of the last training forward from d_emb (N, D) host floats:
  * ADDS each parameter's gradient into fw_param.grad (zero them first with
  * fw_model_zero_grad). Parameter gradients are final when it returns. */

@@ -52,6 +52,7 @@ _Static_assert(sizeof(fw_neck_pool) == sizeof(int), "enums are stored through in
 _Static_assert(sizeof(fw_optim_kind) == sizeof(int), "enums are stored through int");
 _Static_assert(sizeof(fw_schedule_kind) == sizeof(int), "enums are stored through int");
 _Static_assert(sizeof(fw_precision) == sizeof(int), "enums are stored through int");
+_Static_assert(sizeof(fw_augment_on) == sizeof(int), "enums are stored through int");
 
 static const int ARCH_VALUES[] = {18, 34, 50};
 static const int CHANNEL_VALUES[] = {1, 3};
@@ -208,6 +209,9 @@ _Static_assert(FW_RUN_LOSS_ARCFACE == 1 && FW_RUN_LOSS_SOFTMAX == 2 && FW_RUN_LO
       "arithmetic precision of the GPU backend (cpu: fp32 only)")                               \
     X("device", FW_CFG_STRING, 0, 0, NULL, F_STRING, device, device, NULL,                     \
       "where to train: cpu, cuda, cuda:N or cuda:N,M,...")                                      \
+    X("augment_on", FW_CFG_ENUM, 0, 0, "auto|loader|device", F_ENUM, augment_on, augment_on,   \
+      NULL, "where training images are augmented: the loader's threads, or the device "        \
+      "(the backend's augment_batch on the resident image cache); auto: device on a GPU")      \
     X("micro_batches", FW_CFG_INT, 1, 1024, NULL, F_INT, micro_batches, micro_batches, NULL,   \
       "run each batch as this many micro-batches, accumulating gradients (set automatically "  \
       "when the device runs out of memory at start-up)")                                        \

@@ -30,6 +30,13 @@
 #define FW_RUN_PATH_MAX 1024
 #define FW_RUN_DEVICE_MAX 64
 
+/* Where training images are augmented. */
+typedef enum fw_augment_on {
+    FW_AUGMENT_ON_AUTO = 0, /* the device on a GPU, the loader on the CPU */
+    FW_AUGMENT_ON_LOADER,   /* the loader's threads make float batches */
+    FW_AUGMENT_ON_DEVICE,   /* the backend makes them from parameters + the image cache */
+} fw_augment_on;
+
 /* Loss terms of the head (bit set; at least one). */
 enum {
     FW_RUN_LOSS_ARCFACE = 1 << 0,
@@ -87,6 +94,7 @@ typedef struct fw_run_config {
     fw_precision precision;         /* "precision" fp32 | bf16 | fp16 (cpu: fp32 only) */
     char device[FW_RUN_DEVICE_MAX]; /* "device" cpu | cuda | cuda:N[,M...] */
     int micro_batches;              /* "micro_batches": gradient accumulation per batch */
+    fw_augment_on augment_on;       /* "augment_on" auto | loader | device */
     int threads;                    /* "threads": compute threads (0: all CPUs) */
     int loader_threads;             /* "loader_threads" (0: same as threads) */
     uint64_t seed;                  /* "seed" */

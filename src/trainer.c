@@ -354,11 +354,21 @@ static int lr_find_batch(void *ctx, int i, const float **x, const int **labels, 
     return FW_OK;
 }
 
+/* Whether training batches are made by the backend (augment_on, backend.h's
+ * augment_batch) from parameters the loader draws, instead of the loader. */
+static int augment_on_device(const fw_trainer *t)
+{
+    return t->cfg.augment_on == FW_AUGMENT_ON_DEVICE ||
+           (t->cfg.augment_on == FW_AUGMENT_ON_AUTO && strcmp(t->cfg.device, "cpu") != 0);
+}
+
+/* params_only: the loader draws parameters and leaves the pixels to the backend. */
 static int open_loader(fw_trainer *t, long start_epoch, long start_batch, long end_epoch,
-                       fw_loader **out, fw_error *err)
+                       int params_only, fw_loader **out, fw_error *err)
 {
     fw_loader_opts lo;
     fw_loader_opts_default(&lo);
+    lo.params_only = params_only;
     int on_cpu = !strcmp(t->cfg.device, "cpu");
     int cpus = fw_resolve_threads(0);
     lo.threads = t->cfg.loader_threads ? t->cfg.loader_threads
@@ -434,7 +444,7 @@ static int lr_find(fw_trainer *t, double *lr_out, fw_error *err)
     lr_find_batches c = {.t = t};
     fw_lr_finder_result res = {0};
     *lr_out = 0;
-    int rc = open_loader(t, 0, 0, 0, &c.loader, err);
+    int rc = open_loader(t, 0, 0, 0, 0, &c.loader, err);
     if (rc == FW_OK)
         rc = fw_learner_lr_find(t->learner, &fc, lr_find_batch, &c, &res, err);
     fw_loader_close(c.loader);
@@ -594,8 +604,14 @@ static int train_loop(fw_trainer *t, fw_error *err)
 {
     fw_loader *loader = NULL;
     long bpe = t->sampler.batches_per_epoch;
-    FW_TRY(open_loader(t, t->pos.sampler_epoch, t->pos.sampler_batch, t->cfg.epochs, &loader,
-                       err));
+    int on_device = augment_on_device(t);
+    if (on_device) {
+        const fw_image_cache *c = &t->data.cache;
+        FW_TRY(fw_learner_set_image_cache(t->learner, c->pixels, c->n, c->width, c->height,
+                                          c->channels, err));
+    }
+    FW_TRY(open_loader(t, t->pos.sampler_epoch, t->pos.sampler_batch, t->cfg.epochs, on_device,
+                       &loader, err));
     back_to_training(t);
     int rc = FW_OK, nan_run = 0, overflow_run = 0;
     int oom_retries = 0;
@@ -616,8 +632,9 @@ static int train_loop(fw_trainer *t, fw_error *err)
         double t1 = now_s();
         wait_s += t1 - t0;
         fw_step_result r;
-        if ((rc = fw_learner_step(t->learner, b->pixels, b->labels, b->n, b->height, b->width,
-                                  &r, err)) != FW_OK)
+        fw_batch_input in = {.x = b->pixels, .params = b->params, .items = b->items};
+        if ((rc = fw_learner_step_input(t->learner, &in, b->labels, b->n, b->height, b->width,
+                                        &r, err)) != FW_OK)
             break;
         int retries = 0;
         const char *why = fw_learner_oom_reason(t->learner, &retries);

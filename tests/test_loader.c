@@ -127,8 +127,19 @@ static void run_loader(toy *t, const fw_loader_opts *opts, uint64_t sampler_seed
         g->ns[b] = batch->n;
         g->pos[2 * b] = batch->epoch;
         g->pos[2 * b + 1] = batch->index;
-        memcpy(g->pixels + b * g->floats_per_batch, batch->pixels,
-               (size_t)batch->n * C * ow * oh * sizeof(float));
+        if (opts->params_only) { /* the caller renders the drawn parameters */
+            CHECK(batch->pixels == NULL);
+            for (int i = 0; i < batch->n; i++)
+                CHECK_INT(fw_augment_image(&batch->params[i],
+                                           fw_cache_image(&t->cache, batch->items[i]), W, H, C,
+                                           g->pixels + b * g->floats_per_batch +
+                                               (size_t)i * C * ow * oh,
+                                           ow, oh, &err),
+                          FW_OK);
+        } else {
+            memcpy(g->pixels + b * g->floats_per_batch, batch->pixels,
+                   (size_t)batch->n * C * ow * oh * sizeof(float));
+        }
         memcpy(g->labels + b * g->bs, batch->labels, (size_t)batch->n * sizeof(int));
         memcpy(g->whales + b * g->bs, batch->whales, (size_t)batch->n * sizeof(int));
         memcpy(g->items + b * g->bs, batch->items, (size_t)batch->n * sizeof(long));
@@ -169,6 +180,13 @@ static void test_same_batches_any_thread_count(void)
             CHECK_INT(one.whales[b * one.bs + i], t.labels[item]);
         }
     }
+    /* params_only: the parameters drawn render to the same pixels */
+    run_log params;
+    o.params_only = 1;
+    run_loader(&t, &o, 9, 12, &params);
+    CHECK(log_equal(&one, 0, &params, 12));
+    o.params_only = 0;
+    log_free(&params);
     /* another augmentation seed changes pixels, not items */
     run_log other;
     o.seed = 124;

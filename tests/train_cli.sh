@@ -176,4 +176,15 @@ run=$(head -n 1 "$out")
 ok_if "lr-find stores its curve" test "$(q "SELECT count(*) FROM lr_curves WHERE run_id = '$run'")" -eq 1
 ok_if "lr-find prints suggestions" grep -q -e '^suggestions: valley' -e '^no suggestion' "$out"
 
+# ---- augment_on=device: the backend makes the batches (here the CPU backend's
+# augment_batch from the loader's parameters) — the same bits as the loader's ----
+# shellcheck disable=SC2086
+"$FLUKEWATCH" train --dataset "$data" --name ondevice $tiny epochs=16 eval_every=0 \
+    augment_on=device >"$out" 2>&1
+ok_if "augment_on=device: exit 0" test $? -eq 0 || cat "$out" >&2
+run=$(head -n 1 "$out")
+losses() { q "SELECT step, value FROM metrics WHERE run_id = '$1' AND name = 'train.loss' ORDER BY step, rowid"; }
+ok_if "augment_on=device: every step's loss equals the loader run's (r0002)" \
+    test "$(losses "$run")" = "$(losses r0002)" -a -n "$(losses r0002)"
+
 tap_done
