@@ -115,6 +115,9 @@ typedef struct fw_shape {
  * activations in 16 bits and accumulate in fp32. The CPU backend computes in
  * fp32 only (create refuses the others). */
 typedef enum fw_precision {
+    FW_PRECISION_AUTO = -1, /* a run's choice before fw_backend_for_device resolves it:
+                               bf16 on GPUs of compute capability 8.0 and newer
+                               (Ampere), fp32 elsewhere; never passed to create() */
     FW_PRECISION_FP32 = 0,
     FW_PRECISION_BF16,
     FW_PRECISION_FP16,

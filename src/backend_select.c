@@ -7,6 +7,9 @@
 
 #include "config.h"
 #include "sanitize.h"
+#ifdef FW_CUDA_BACKEND
+#include "gpu/device_info.h"
+#endif
 
 #ifndef FW_CUDA_BACKEND
 /* A build without the CUDA backend (no toolkit) has no CUDA ops. */
@@ -16,6 +19,26 @@ const fw_backend_ops *fw_backend_cuda(void)
 }
 #endif
 
+/* precision=auto: bf16 on a GPU of compute capability 8.0 or newer, else fp32
+ * (also when no GPU answers: create() then says why). */
+static fw_precision auto_precision(const char *device, int device_index)
+{
+#ifdef FW_CUDA_BACKEND
+    if (strncmp(device, "cuda", 4) == 0) {
+        fw_gpu_info info;
+        fw_error err;
+        if (fw_gpu_probe(&info, &err) == FW_OK && device_index >= 0 &&
+            device_index < info.device_count && device_index < FW_MAX_GPUS &&
+            info.devices[device_index].cc_major >= 8)
+            return FW_PRECISION_BF16;
+    }
+#else
+    (void)device;
+    (void)device_index;
+#endif
+    return FW_PRECISION_FP32;
+}
+
 int fw_backend_for_device(const char *device, int device_index, fw_precision precision,
                           int threads, const fw_backend_ops **ops, fw_backend_options *opt,
                           fw_error *err)
@@ -24,7 +47,9 @@ int fw_backend_for_device(const char *device, int device_index, fw_precision pre
     memset(opt, 0, sizeof *opt);
     opt->threads = threads;
     opt->device = device_index;
-    opt->precision = precision;
+    opt->precision = precision == FW_PRECISION_AUTO ? auto_precision(device, device_index)
+                                                    : precision;
+    precision = opt->precision;
     if (strcmp(device, "cpu") == 0) {
         if (precision != FW_PRECISION_FP32)
             return fw_fail(err, FW_EINVAL,

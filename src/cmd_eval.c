@@ -101,6 +101,8 @@ static int load_run(const fw_command *cmd, const char *ref, const char *which, l
         fw_learner_config lc;
         int classes = r->data.ds.n_whales * (r->cfg.aug.flip_identity ? 2 : 1);
         fw_run_config_learner(&r->cfg, classes, 1, &lc);
+        lc.precision = FW_PRECISION_FP32; /* evaluation runs on the CPU, in fp32 */
+        lc.loss_scale = 0;
         rc = fw_learner_create(fw_backend_cpu(), &lc, &r->learner, &err);
     }
     if (rc == FW_OK)

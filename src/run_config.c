@@ -56,6 +56,8 @@ _Static_assert(sizeof(fw_augment_on) == sizeof(int), "enums are stored through i
 
 static const int ARCH_VALUES[] = {18, 34, 50};
 static const int CHANNEL_VALUES[] = {1, 3};
+static const int PRECISION_VALUES[] = {FW_PRECISION_AUTO, FW_PRECISION_FP32, FW_PRECISION_BF16,
+                                       FW_PRECISION_FP16};
 static const int BORDER_VALUES[] = {FW_BORDER_CONSTANT, FW_BORDER_REPLICATE, FW_BORDER_REFLECT};
 
 #define LOSS_CHOICES "arcface|softmax|triplet|contrastive" /* bit order of FW_RUN_LOSS_* */
@@ -205,8 +207,10 @@ _Static_assert(FW_RUN_LOSS_ARCFACE == 1 && FW_RUN_LOSS_SOFTMAX == 2 && FW_RUN_LO
       aug.erase_ratio_min, NULL, "smallest height/width ratio of the erased rectangle")          \
     X("aug.erase_ratio_max", FW_CFG_REAL, 0.01, 100, NULL, F_FLOAT, aug.erase_ratio_max,       \
       aug.erase_ratio_max, NULL, "largest height/width ratio of the erased rectangle")          \
-    X("precision", FW_CFG_ENUM, 0, 0, "fp32|bf16|fp16", F_ENUM, precision, precision, NULL,    \
-      "arithmetic precision of the GPU backend (cpu: fp32 only)")                               \
+    X("precision", FW_CFG_ENUM, 0, 0, "auto|fp32|bf16|fp16", F_ENUM, precision, precision,     \
+      PRECISION_VALUES,                                                                         \
+      "arithmetic precision of the GPU backend (auto: bf16 on Ampere and newer GPUs, else "     \
+      "fp32; cpu: fp32 only)")                                                                  \
     X("device", FW_CFG_STRING, 0, 0, NULL, F_STRING, device, device, NULL,                     \
       "where to train: cpu, cuda, cuda:N or cuda:N,M,...")                                      \
     X("augment_on", FW_CFG_ENUM, 0, 0, "auto|loader|device", F_ENUM, augment_on, augment_on,   \
@@ -293,7 +297,7 @@ void fw_run_config_default(fw_run_config *cfg)
     cfg->epochs = 40;
     cfg->lr_find = 0;
     fw_augment_opts_default(&cfg->aug);
-    cfg->precision = FW_PRECISION_FP32;
+    cfg->precision = FW_PRECISION_AUTO;
     strcpy(cfg->device, "cpu");
     cfg->threads = 0, cfg->loader_threads = 0;
     cfg->micro_batches = 1;
@@ -954,7 +958,7 @@ int fw_run_config_validate(const fw_run_config *cfg, fw_error *err)
 
     int cuda;
     FW_TRY(fw_run_config_device_parse(cfg->device, &cuda, NULL, 0, NULL, err));
-    if (!cuda && cfg->precision != FW_PRECISION_FP32) {
+    if (!cuda && cfg->precision != FW_PRECISION_FP32 && cfg->precision != FW_PRECISION_AUTO) {
         const char *name = cfg->precision == FW_PRECISION_BF16 ? "bf16" : "fp16";
         return fw_fail(err, FW_EINVAL,
                        "precision=%s needs device=cuda (the CPU backend computes in fp32)", name);
@@ -1112,7 +1116,10 @@ void fw_run_config_learner(const fw_run_config *cfg, int n_classes, int64_t step
 
     out->clip_norm = cfg->clip_norm;
     out->threads = cfg->threads;
-    out->precision = cfg->precision;
+    /* auto on the CPU is fp32; on a GPU fw_backend_for_device resolves it */
+    out->precision = cfg->precision == FW_PRECISION_AUTO && strcmp(cfg->device, "cpu") == 0
+                         ? FW_PRECISION_FP32
+                         : cfg->precision;
     out->micro_batches = cfg->micro_batches;
     /* fp16 needs dynamic loss scaling; bf16 has fp32's range and fp32 needs none. */
     out->loss_scale = cfg->precision == FW_PRECISION_FP16 ? FW_LOSS_SCALE_INIT : 0;
