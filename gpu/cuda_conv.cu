@@ -3,9 +3,10 @@
  * (CUDNN_DATA_FLOAT compute type). Math: fp32 uses CUDNN_FMA_MATH (true fp32,
  * no TF32 conversion); bf16/fp16 use CUDNN_TENSOR_OP_MATH.
  * Per input shape (N, H, W) a plan caches the tensor descriptors and, for
- * each pass, the algorithm cuDNN's heuristics (…_v7) rank first among those
- * that run with the descriptor's math type inside a 256 MiB workspace
- * (backward passes prefer deterministic algorithms).
+ * each pass, the algorithm cuDNN's heuristics (..._v7, no benchmarking) rank
+ * first among those that fit a 256 MiB workspace (fp32: FMA math only;
+ * backward passes prefer deterministic algorithms), with the math type cuDNN
+ * reports for it (set on the descriptor before each call, as PyTorch does).
  * Weights: the fp32 OIHW host master is mirrored on the device and
  * reordered/converted to KRSC in the compute precision once per
  * params_updated(); dW comes back through the same reorder into an fp32
@@ -26,6 +27,7 @@ typedef struct conv_plan {
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
     size_t ws_fwd, ws_data, ws_filter;
+    cudnnMathType_t math_fwd, math_data, math_filter; /* as the chosen algorithm reports */
     int have_data, have_filter;
 } conv_plan;
 
@@ -144,15 +146,25 @@ void cuda_conv_destroy(fw_backend *be, fw_conv *c)
 
 #define ALGO_MAX 16
 
+/* Whether a ranked algorithm may run: fp32 only with FMA math (no TF32, as
+ * PyTorch with allow_tf32 off), 16-bit with what cuDNN reports. The math
+ * type is set on the descriptor before the workspace query and each call. */
+static int math_ok(const fw_backend *be, cudnnMathType_t m)
+{
+    return be->prec != FW_PRECISION_FP32 || m == CUDNN_FMA_MATH;
+}
+
 static int pick_fwd(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[ALGO_MAX];
     int n = 0;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(be->cudnn, p->xd, c->wd, c->cd, p->yd,
                                                        ALGO_MAX, &n, perf));
     for (int i = 0; i < n; i++) {
         size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].mathType != c->math)
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(be, perf[i].mathType) ||
+            cudnnSetConvolutionMathType(c->cd, perf[i].mathType) != CUDNN_STATUS_SUCCESS)
             continue;
         if (cudnnGetConvolutionForwardWorkspaceSize(be->cudnn, p->xd, c->wd, c->cd, p->yd,
                                                     perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
@@ -160,6 +172,7 @@ static int pick_fwd(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err)
             continue;
         p->fwd = perf[i].algo;
         p->ws_fwd = ws;
+        p->math_fwd = perf[i].mathType;
         return 0;
     }
     return fw_fail(err, FW_EDEVICE, "conv: cuDNN offers no forward algorithm for %lldx%lldx%lld "
@@ -171,13 +184,15 @@ static int pick_bwd_data(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err
 {
     cudnnConvolutionBwdDataAlgoPerf_t perf[ALGO_MAX];
     int n = 0;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(be->cudnn, c->wd, p->yd, c->cd,
                                                             p->xd, ALGO_MAX, &n, perf));
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < n; i++) {
             size_t ws = 0;
-            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].mathType != c->math ||
-                (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC))
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(be, perf[i].mathType) ||
+                (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) ||
+                cudnnSetConvolutionMathType(c->cd, perf[i].mathType) != CUDNN_STATUS_SUCCESS)
                 continue;
             if (cudnnGetConvolutionBackwardDataWorkspaceSize(be->cudnn, c->wd, p->yd, c->cd,
                                                              p->xd, perf[i].algo, &ws) !=
@@ -186,6 +201,7 @@ static int pick_bwd_data(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err
                 continue;
             p->bwd_data = perf[i].algo;
             p->ws_data = ws;
+            p->math_data = perf[i].mathType;
             p->have_data = 1;
             return 0;
         }
@@ -196,13 +212,15 @@ static int pick_bwd_filter(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *e
 {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[ALGO_MAX];
     int n = 0;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
     CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(be->cudnn, p->xd, p->yd, c->cd,
                                                               c->wd, ALGO_MAX, &n, perf));
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < n; i++) {
             size_t ws = 0;
-            if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].mathType != c->math ||
-                (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC))
+            if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(be, perf[i].mathType) ||
+                (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) ||
+                cudnnSetConvolutionMathType(c->cd, perf[i].mathType) != CUDNN_STATUS_SUCCESS)
                 continue;
             if (cudnnGetConvolutionBackwardFilterWorkspaceSize(be->cudnn, p->xd, p->yd, c->cd,
                                                                c->wd, perf[i].algo, &ws) !=
@@ -211,6 +229,7 @@ static int pick_bwd_filter(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *e
                 continue;
             p->bwd_filter = perf[i].algo;
             p->ws_filter = ws;
+            p->math_filter = perf[i].mathType;
             p->have_filter = 1;
             return 0;
         }
@@ -349,6 +368,7 @@ int cuda_conv_forward(fw_backend *be, fw_conv *c, const fw_tensor *x, fw_tensor 
     if (p->ws_fwd)
         FW_TRY(cuda_workspace(be, p->ws_fwd, &ws, err));
     float one = 1.0f, zero = 0.0f;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math_fwd));
     CUDNN_CHECK(cudnnConvolutionForward(be->cudnn, &one, p->xd, x->d, c->wd, c->w_typed, c->cd,
                                         p->fwd, ws, p->ws_fwd, &zero, p->yd, y->d));
     if (c->bias.p) {
@@ -384,6 +404,7 @@ int cuda_conv_backward(fw_backend *be, fw_conv *c, const fw_tensor *x, const fw_
             FW_TRY(cuda_workspace(be, p->ws_filter, &ws, err));
         FW_TRY(cuda_grow(&c->dw_typed, &c->dw_typed_cap, (size_t)c->weight.p->numel * be->esize,
                          err));
+        CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math_filter));
         CUDNN_CHECK(cudnnConvolutionBackwardFilter(be->cudnn, &one, p->xd, x->d, p->yd, dy->d,
                                                    c->cd, p->bwd_filter, ws, p->ws_filter, &zero,
                                                    c->wd, c->dw_typed));
@@ -407,6 +428,7 @@ int cuda_conv_backward(fw_backend *be, fw_conv *c, const fw_tensor *x, const fw_
         if (p->ws_data)
             FW_TRY(cuda_workspace(be, p->ws_data, &ws, err));
         FW_TRY(cuda_tensor_define(be, dx, x->shape, err));
+        CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math_data));
         CUDNN_CHECK(cudnnConvolutionBackwardData(be->cudnn, &one, c->wd, c->w_typed, p->yd, dy->d,
                                                  c->cd, p->bwd_data, ws, p->ws_data, &zero, p->xd,
                                                  dx->d));
