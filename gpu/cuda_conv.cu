@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cuda_backend.h"
+#include "layout_math.h"
 
 #define CONV_MAX_PLANS 8
 
@@ -297,11 +298,7 @@ __global__ void filter_kernel(const void *src, void *dst, int o, int in, int kh,
     typedef typename cuda_elem<P>::t T;
     CUDA_FOR(i, (int64_t)o * in * kh * kw)
     {
-        int64_t x = i % kw, r = i / kw; /* i: OIHW index */
-        int64_t y = r % kh;
-        r /= kh;
-        int64_t ci = r % in, co = r / in;
-        int64_t j = ((co * kh + y) * kw + x) * in + ci; /* KRSC index */
+        int64_t j = fw_oihw_to_krsc(i, in, kh, kw); /* i: OIHW index */
         if (to_krsc) {
             ((T *)dst)[j] = cuda_elem<P>::st(((const float *)src)[i]);
         } else {

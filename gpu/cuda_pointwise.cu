@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cuda_backend.h"
+#include "layout_math.h"
 #include "pointwise_math.h"
 
 /* ---- ReLU and add ------------------------------------------------------------ */
@@ -433,10 +434,7 @@ __global__ void dropout_kernel(const typename cuda_elem<P>::t *x, typename cuda_
 {
     CUDA_FOR(i, s.n * s.c * s.h * s.w)
     {
-        int64_t c = i % s.c, r = i / s.c;
-        int64_t w = r % s.w, h = (r / s.w) % s.h, n = r / (s.w * s.h);
-        int64_t j = ((n * s.c + c) * s.h + h) * s.w + w;
-        float f = keep[j] ? scale : 0.0f;
+        float f = keep[fw_nhwc_to_plain(i, s.c, s.h, s.w)] ? scale : 0.0f;
         y[i] = cuda_elem<P>::st(cuda_elem<P>::ld(x[i]) * f);
     }
 }

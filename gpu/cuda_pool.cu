@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cuda_backend.h"
+#include "layout_math.h"
 
 struct fw_pool {
     fw_pool_desc d;
@@ -104,16 +105,6 @@ __global__ void pool_fwd_kernel(const typename cuda_elem<P>::t *x, typename cuda
     }
 }
 
-/* Output rows/cols whose window covers input coordinate v: [lo, hi]. */
-__device__ __forceinline__ void covering(int64_t v, int k, int s, int p, int64_t out, int64_t *lo,
-                                         int64_t *hi)
-{
-    int64_t a = v + p - k + 1; /* o * s >= v + p - k + 1 */
-    *lo = a <= 0 ? 0 : (a + s - 1) / s;
-    int64_t b = (v + p) / s; /* o * s <= v + p */
-    *hi = b < out - 1 ? b : out - 1;
-}
-
 template <int P, int MAX>
 __global__ void pool_bwd_kernel(const typename cuda_elem<P>::t *dy, typename cuda_elem<P>::t *dx,
                                 const int32_t *argmax, pool_geo g)
@@ -123,8 +114,8 @@ __global__ void pool_bwd_kernel(const typename cuda_elem<P>::t *dy, typename cud
         int64_t ch = i % g.c, r = i / g.c;
         int64_t xx = r % g.w, yy = (r / g.w) % g.h, img = r / (g.w * g.h);
         int64_t oy0, oy1, ox0, ox1;
-        covering(yy, g.kh, g.sh, g.ph, g.oh, &oy0, &oy1);
-        covering(xx, g.kw, g.sw, g.pw, g.ow, &ox0, &ox1);
+        fw_pool_covering(yy, g.kh, g.sh, g.ph, g.oh, &oy0, &oy1);
+        fw_pool_covering(xx, g.kw, g.sw, g.pw, g.ow, &ox0, &ox1);
         int32_t me = (int32_t)(yy * g.w + xx);
         float acc = 0;
         for (int64_t oy = oy0; oy <= oy1; oy++)

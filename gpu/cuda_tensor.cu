@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cuda_backend.h"
+#include "layout_math.h"
 
 int64_t cuda_numel(fw_shape s)
 {
@@ -73,24 +74,13 @@ int cuda_workspace(fw_backend *be, size_t bytes, void **out, fw_error *err)
 
 /* ---- layout / precision conversion ---------------------------------------- */
 
-/* NHWC index i of shape s -> plain (N, C, H, W) index. */
-__device__ __forceinline__ int64_t nhwc_to_plain(int64_t i, fw_shape s)
-{
-    int64_t c = i % s.c;
-    int64_t r = i / s.c; /* (n, h, w) */
-    int64_t w = r % s.w;
-    int64_t h = (r / s.w) % s.h;
-    int64_t n = r / (s.w * s.h);
-    return ((n * s.c + c) * s.h + h) * s.w + w;
-}
-
 template <int PIN, int POUT>
 __global__ void convert_kernel(const typename cuda_elem<PIN>::t *src,
                                typename cuda_elem<POUT>::t *dst, fw_shape s, int to_nhwc)
 {
     CUDA_FOR(i, s.n * s.c * s.h * s.w)
     {
-        int64_t j = nhwc_to_plain(i, s);
+        int64_t j = fw_nhwc_to_plain(i, s.c, s.h, s.w);
         if (to_nhwc)
             dst[i] = cuda_elem<POUT>::st(cuda_elem<PIN>::ld(src[j]));
         else

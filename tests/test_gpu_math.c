@@ -7,7 +7,9 @@
  *     math (src/cpu_kernels.h) and finite differences;
  *   - batch-norm statistics, apply and gradient against a double reference
  *     and finite differences; the running-variance update (unbiased);
- *   - the dropout keep mask against the CPU backend's dropout_forward.
+ *   - the dropout keep mask against the CPU backend's dropout_forward;
+ *   - the kernels' index arithmetic (NHWC -> plain, OIHW -> KRSC, pooling
+ *     windows covering an input position) against brute force.
  */
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +21,7 @@
 #include "backend.h"
 #include "cpu_kernels.h"
 #include "gpu/half_convert.h"
+#include "gpu/layout_math.h"
 #include "gpu/pointwise_math.h"
 #include "rng.h"
 #include "tap.h"
@@ -454,6 +457,72 @@ static void test_dropout_mask_matches_cpu_backend(void)
     free(keep);
 }
 
+/* ---- index arithmetic ----------------------------------------------------------------- */
+
+static void test_nhwc_to_plain_is_the_transpose(void)
+{
+    enum { N = 3, C = 5, H = 4, W = 7 };
+    int bad = 0, seen[N * C * H * W] = {0};
+    for (int n = 0; n < N; n++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int c = 0; c < C; c++) {
+                    int64_t i = ((n * H + y) * W + x) * C + c; /* NHWC */
+                    int64_t j = fw_nhwc_to_plain(i, C, H, W);
+                    bad += j != ((n * C + c) * H + y) * W + x;
+                    if (j >= 0 && j < N * C * H * W)
+                        seen[j]++;
+                }
+    for (int j = 0; j < N * C * H * W; j++)
+        bad += seen[j] != 1;
+    CHECK_INT(bad, 0);
+}
+
+static void test_oihw_to_krsc_is_the_transpose(void)
+{
+    enum { O = 4, I = 3, KH = 5, KW = 2 };
+    int bad = 0;
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++)
+            for (int y = 0; y < KH; y++)
+                for (int x = 0; x < KW; x++)
+                    bad += fw_oihw_to_krsc(((o * I + i) * KH + y) * KW + x, I, KH, KW) !=
+                           ((o * KH + y) * KW + x) * I + i;
+    CHECK_INT(bad, 0);
+}
+
+/* For every geometry the backend allows (pad <= k/2, floor mode), the covering
+ * range equals the brute-force set of windows containing each position. */
+static void test_pool_covering_matches_brute_force(void)
+{
+    int bad = 0, cases = 0;
+    for (int k = 1; k <= 7; k++)
+        for (int st = 1; st <= 4; st++)
+            for (int p = 0; 2 * p <= k; p++)
+                for (int size = 1; size <= 13; size++) {
+                    if (size + 2 * p < k)
+                        continue;
+                    int out = (size + 2 * p - k) / st + 1;
+                    for (int v = 0; v < size; v++) {
+                        int64_t lo, hi;
+                        fw_pool_covering(v, k, st, p, out, &lo, &hi);
+                        int blo = -1, bhi = -2;
+                        for (int o = 0; o < out; o++)
+                            if (o * st - p <= v && v < o * st - p + k) {
+                                if (blo < 0)
+                                    blo = o;
+                                bhi = o;
+                            }
+                        int empty = lo > hi, bempty = blo < 0;
+                        if (empty != bempty || (!empty && (lo != blo || hi != bhi)))
+                            bad++;
+                        cases++;
+                    }
+                }
+    CHECK(cases > 1000);
+    CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
     int n = conv_values(conv_in);
@@ -468,5 +537,8 @@ int main(void)
     RUN(test_l2norm_matches_cpu_backend_math);
     RUN(test_bn_forward_and_gradient);
     RUN(test_dropout_mask_matches_cpu_backend);
+    RUN(test_nhwc_to_plain_is_the_transpose);
+    RUN(test_oihw_to_krsc_is_the_transpose);
+    RUN(test_pool_covering_matches_brute_force);
     return tap_done();
 }
