@@ -74,8 +74,8 @@ FW_HD uint16_t fw_f32_to_f16(float f)
         uint32_t shift = 126u - e;               /* value / 2^-24 = mant >> shift */
         uint32_t r = mant >> shift;
         uint32_t rem = mant & ((1u << shift) - 1u);
-        uint32_t half = 1u << (shift - 1u);
-        if (rem > half || (rem == half && (r & 1u)))
+        uint32_t halfway = 1u << (shift - 1u);
+        if (rem > halfway || (rem == halfway && (r & 1u)))
             r++;
         return (uint16_t)(sign | r);
     }
