@@ -24,8 +24,10 @@ static void cuda_destroy(fw_backend *be)
 {
     if (!be)
         return;
-    if (be->stream)
+    if (be->stream) {
+        cudaSetDevice(be->device);
         cudaStreamSynchronize(be->stream);
+    }
     for (int i = 0; i < be->n_slots; i++) { /* ops not destroyed by the caller */
         cudaFree(be->slots[i]->d);
         cudaFreeHost(be->slots[i]->h);
@@ -117,6 +119,7 @@ static void cuda_params_updated(fw_backend *be)
 
 static int cuda_sync(fw_backend *be, fw_error *err)
 {
+    CUDA_ENTER(be);
     CUDA_CHECK(cudaGetLastError());
     return cuda_slots_flush(be, err);
 }

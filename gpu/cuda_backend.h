@@ -115,6 +115,14 @@ static inline unsigned cuda_blocks(int64_t n, int threads)
 
 #define CUDA_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 
+/* Every op starts with this: the CUDA current device is per host thread, and
+ * the trainer thread need not be the one that created the backend. */
+#define CUDA_ENTER(be) CUDA_CHECK(cudaSetDevice((be)->device))
+static inline void cuda_enter_quiet(fw_backend *be)
+{
+    cudaSetDevice(be->device);
+}
+
 /* ---- shapes, tensors, buffers (cuda_tensor.cu) ---------------------------- */
 int64_t cuda_numel(fw_shape s);
 int cuda_shape_eq(fw_shape a, fw_shape b);

@@ -165,6 +165,7 @@ int cuda_bn_create(fw_backend *be, int channels, float eps, float momentum, fw_p
                    fw_error *err)
 {
     *out = NULL;
+    CUDA_ENTER(be);
     if (channels <= 0 || !(eps > 0) || momentum < 0 || momentum > 1)
         return fw_fail(err, FW_EINVAL, "bn_create: bad channels/eps/momentum");
     FW_TRY(check_param(weight, channels, "weight", err));
@@ -191,6 +192,7 @@ void cuda_bn_destroy(fw_backend *be, fw_bn *bn)
 {
     if (!bn)
         return;
+    cuda_enter_quiet(be);
     cuda_dparam_free(&bn->weight);
     cuda_dparam_free(&bn->bias);
     cuda_dparam_free(&bn->running_mean);
@@ -210,7 +212,7 @@ void cuda_bn_destroy(fw_backend *be, fw_bn *bn)
 
 int cuda_bn_set_sync(fw_backend *be, fw_bn *bn, fw_bn_sync_fn fn, void *ctx, fw_error *err)
 {
-    (void)be;
+    CUDA_ENTER(be);
     (void)err;
     bn->sync_fn = fn;
     bn->sync_ctx = fn ? ctx : NULL;
@@ -328,6 +330,7 @@ static int sync_sums(fw_backend *be, fw_bn *bn, double *dev, int n, fw_error *er
 int cuda_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x, fw_tensor *y,
                     fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined)
         return fw_fail(err, FW_EINVAL, "bn_forward: input tensor is empty");
     if (x == y)
@@ -386,6 +389,7 @@ int cuda_bn_forward(fw_backend *be, fw_bn *bn, int training, const fw_tensor *x,
 int cuda_bn_backward(fw_backend *be, fw_bn *bn, const fw_tensor *x, const fw_tensor *dy,
                      fw_tensor *dx, unsigned flags, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (bn->last_training < 0)
         return fw_fail(err, FW_EINVAL, "bn_backward: no forward ran before");
     if (!x->defined || !dy->defined)

@@ -93,6 +93,7 @@ int cuda_conv_create(fw_backend *be, const fw_conv_desc *desc, fw_param *weight,
                      fw_param *bias, fw_conv **out, fw_error *err)
 {
     *out = NULL;
+    CUDA_ENTER(be);
     const fw_conv_desc *d = desc;
     if (d->in_channels <= 0 || d->out_channels <= 0 || d->kernel_h <= 0 || d->kernel_w <= 0 ||
         d->stride_h <= 0 || d->stride_w <= 0 || d->pad_h < 0 || d->pad_w < 0)
@@ -124,6 +125,7 @@ void cuda_conv_destroy(fw_backend *be, fw_conv *c)
 {
     if (!c)
         return;
+    cuda_enter_quiet(be);
     for (int i = 0; i < c->n_plans; i++)
         plan_free(&c->plans[i]);
     if (c->wd)
@@ -353,6 +355,7 @@ static void launch_bias(fw_backend *be, void *y, const float *bias, int64_t n, i
 int cuda_conv_forward(fw_backend *be, fw_conv *c, const fw_tensor *x, fw_tensor *y,
                       fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined)
         return fw_fail(err, FW_EINVAL, "conv_forward: input tensor is empty");
     if (x == y)
@@ -380,6 +383,7 @@ int cuda_conv_forward(fw_backend *be, fw_conv *c, const fw_tensor *x, fw_tensor 
 int cuda_conv_backward(fw_backend *be, fw_conv *c, const fw_tensor *x, const fw_tensor *dy,
                        fw_tensor *dx, unsigned flags, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined || !dy->defined)
         return fw_fail(err, FW_EINVAL, "conv_backward: input tensor is empty");
     if (dx && (dx == x || dx == dy))

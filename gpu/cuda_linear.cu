@@ -53,6 +53,7 @@ int cuda_linear_create(fw_backend *be, int in_features, int out_features, fw_par
                        fw_param *bias, fw_linear **out, fw_error *err)
 {
     *out = NULL;
+    CUDA_ENTER(be);
     if (in_features <= 0 || out_features <= 0)
         return fw_fail(err, FW_EINVAL, "linear_create: bad feature counts %d -> %d",
                        in_features, out_features);
@@ -81,6 +82,7 @@ void cuda_linear_destroy(fw_backend *be, fw_linear *l)
 {
     if (!l)
         return;
+    cuda_enter_quiet(be);
     cuda_dparam_free(&l->weight);
     cuda_dparam_free(&l->bias);
     cuda_slot_destroy(be, l->dw_slot);
@@ -214,6 +216,7 @@ static int flat_input(fw_backend *be, fw_linear *l, const fw_tensor *x, const vo
 int cuda_linear_forward(fw_backend *be, fw_linear *l, const fw_tensor *x, fw_tensor *y,
                         fw_error *err)
 {
+    CUDA_ENTER(be);
     FW_TRY(check_input(l, x, err));
     if (x == y)
         return fw_fail(err, FW_EINVAL, "linear_forward: output aliases input");
@@ -236,6 +239,7 @@ int cuda_linear_forward(fw_backend *be, fw_linear *l, const fw_tensor *x, fw_ten
 int cuda_linear_backward(fw_backend *be, fw_linear *l, const fw_tensor *x, const fw_tensor *dy,
                          fw_tensor *dx, unsigned flags, fw_error *err)
 {
+    CUDA_ENTER(be);
     FW_TRY(check_input(l, x, err));
     int64_t nb = x->shape.n;
     if (!dy->defined || dy->shape.n != nb || dy->shape.c * dy->shape.h * dy->shape.w != l->out)

@@ -68,6 +68,7 @@ static void launch_add(fw_backend *be, const void *a, const void *b, void *y, in
 
 int cuda_relu_forward(fw_backend *be, const fw_tensor *x, fw_tensor *y, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined)
         return fw_fail(err, FW_EINVAL, "relu_forward: input tensor is empty");
     if (y != x)
@@ -83,6 +84,7 @@ int cuda_relu_forward(fw_backend *be, const fw_tensor *x, fw_tensor *y, fw_error
 int cuda_relu_backward(fw_backend *be, const fw_tensor *y, const fw_tensor *dy, fw_tensor *dx,
                        fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!y->defined || !dy->defined)
         return fw_fail(err, FW_EINVAL, "relu_backward: input tensor is empty");
     if (!cuda_shape_eq(y->shape, dy->shape))
@@ -101,6 +103,7 @@ int cuda_relu_backward(fw_backend *be, const fw_tensor *y, const fw_tensor *dy, 
 
 int cuda_add(fw_backend *be, const fw_tensor *a, const fw_tensor *b, fw_tensor *y, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!a->defined || !b->defined)
         return fw_fail(err, FW_EINVAL, "add: input tensor is empty");
     if (!cuda_shape_eq(a->shape, b->shape))
@@ -132,6 +135,7 @@ struct fw_gem {
 int cuda_gem_create(fw_backend *be, fw_param *p, float eps, fw_gem **out, fw_error *err)
 {
     *out = NULL;
+    CUDA_ENTER(be);
     if (!p || p->numel != 1 || !p->data)
         return fw_fail(err, FW_EINVAL, "gem_create: p must be a 1-element parameter");
     if (!(eps > 0))
@@ -155,6 +159,7 @@ void cuda_gem_destroy(fw_backend *be, fw_gem *g)
 {
     if (!g)
         return;
+    cuda_enter_quiet(be);
     cuda_dparam_free(&g->p);
     cuda_slot_destroy(be, g->dp_slot);
     if (g->dp_part)
@@ -246,6 +251,7 @@ static void launch_gem_bwd(fw_backend *be, const void *x, const void *dy, void *
 
 int cuda_gem_forward(fw_backend *be, fw_gem *g, const fw_tensor *x, fw_tensor *y, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined || cuda_numel(x->shape) == 0)
         return fw_fail(err, FW_EINVAL, "gem_forward: input tensor is empty");
     if (x == y)
@@ -260,6 +266,7 @@ int cuda_gem_forward(fw_backend *be, fw_gem *g, const fw_tensor *x, fw_tensor *y
 int cuda_gem_backward(fw_backend *be, fw_gem *g, const fw_tensor *x, const fw_tensor *y,
                       const fw_tensor *dy, fw_tensor *dx, unsigned flags, fw_error *err)
 {
+    CUDA_ENTER(be);
     (void)y; /* recomputed from x in double, like the CPU backend */
     if (!x->defined || !dy->defined)
         return fw_fail(err, FW_EINVAL, "gem_backward: input tensor is empty");
@@ -351,6 +358,7 @@ static void launch_l2_bwd(fw_backend *be, const void *x, const void *dy, void *d
 int cuda_l2norm_forward(fw_backend *be, const fw_tensor *x, fw_tensor *y, float eps,
                         fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined)
         return fw_fail(err, FW_EINVAL, "l2norm_forward: input tensor is empty");
     if (x->shape.h != 1 || x->shape.w != 1)
@@ -368,6 +376,7 @@ int cuda_l2norm_forward(fw_backend *be, const fw_tensor *x, fw_tensor *y, float 
 int cuda_l2norm_backward(fw_backend *be, const fw_tensor *x, const fw_tensor *y,
                          const fw_tensor *dy, fw_tensor *dx, float eps, fw_error *err)
 {
+    CUDA_ENTER(be);
     (void)y; /* recomputed from x in double */
     if (!x->defined || !dy->defined || !cuda_shape_eq(x->shape, dy->shape))
         return fw_fail(err, FW_EINVAL, "l2norm_backward: x and dy must be non-empty, same shape");
@@ -401,7 +410,7 @@ struct fw_dropout {
 int cuda_dropout_create(fw_backend *be, float rate, uint64_t seed, fw_dropout **out,
                         fw_error *err)
 {
-    (void)be;
+    CUDA_ENTER(be);
     *out = NULL;
     if (!(rate >= 0 && rate < 1))
         return fw_fail(err, FW_EINVAL, "dropout_create: rate %g not in [0, 1)", (double)rate);
@@ -417,9 +426,9 @@ int cuda_dropout_create(fw_backend *be, float rate, uint64_t seed, fw_dropout **
 
 void cuda_dropout_destroy(fw_backend *be, fw_dropout *d)
 {
-    (void)be;
     if (!d)
         return;
+    cuda_enter_quiet(be);
     if (d->keep_h)
         cudaFreeHost(d->keep_h);
     if (d->keep_d)
@@ -451,6 +460,7 @@ static void launch_dropout(fw_backend *be, const void *x, void *y, const uint8_t
 int cuda_dropout_forward(fw_backend *be, fw_dropout *d, int training, uint64_t stream,
                          const fw_tensor *x, fw_tensor *y, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined)
         return fw_fail(err, FW_EINVAL, "dropout_forward: input tensor is empty");
     if (x == y)
@@ -497,6 +507,7 @@ int cuda_dropout_forward(fw_backend *be, fw_dropout *d, int training, uint64_t s
 int cuda_dropout_backward(fw_backend *be, fw_dropout *d, const fw_tensor *dy, fw_tensor *dx,
                           fw_error *err)
 {
+    CUDA_ENTER(be);
     if (d->last < 0)
         return fw_fail(err, FW_EINVAL, "dropout_backward: no forward ran before");
     if (!dy->defined || !cuda_shape_eq(dy->shape, d->shape))

@@ -25,7 +25,7 @@ struct fw_pool {
 
 int cuda_pool_create(fw_backend *be, const fw_pool_desc *desc, fw_pool **out, fw_error *err)
 {
-    (void)be;
+    CUDA_ENTER(be);
     *out = NULL;
     const fw_pool_desc *d = desc;
     if (d->kind != FW_POOL_MAX && d->kind != FW_POOL_AVG)
@@ -45,9 +45,9 @@ int cuda_pool_create(fw_backend *be, const fw_pool_desc *desc, fw_pool **out, fw
 
 void cuda_pool_destroy(fw_backend *be, fw_pool *p)
 {
-    (void)be;
     if (!p)
         return;
+    cuda_enter_quiet(be);
     if (p->argmax)
         cudaFree(p->argmax);
     free(p);
@@ -187,6 +187,7 @@ static void geometry(const fw_pool *p, fw_shape in, pool_geo *g)
 int cuda_pool_forward(fw_backend *be, fw_pool *p, const fw_tensor *x, fw_tensor *y,
                       fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!x->defined)
         return fw_fail(err, FW_EINVAL, "pool_forward: input tensor is empty");
     if (x == y)
@@ -217,6 +218,7 @@ int cuda_pool_forward(fw_backend *be, fw_pool *p, const fw_tensor *x, fw_tensor 
 int cuda_pool_backward(fw_backend *be, fw_pool *p, const fw_tensor *dy, fw_tensor *dx,
                        fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!p->have_last)
         return fw_fail(err, FW_EINVAL, "pool_backward: no forward ran before");
     if (!dy->defined)

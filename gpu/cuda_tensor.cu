@@ -150,9 +150,9 @@ int cuda_tensor_create(fw_backend *be, fw_tensor **out, fw_error *err)
 
 void cuda_tensor_free(fw_backend *be, fw_tensor *t)
 {
-    (void)be;
     if (!t)
         return;
+    cuda_enter_quiet(be);
     if (t->d)
         cudaFree(t->d);
     free(t);
@@ -166,6 +166,7 @@ fw_shape cuda_tensor_shape(const fw_tensor *t)
 int cuda_tensor_copy_in(fw_backend *be, fw_tensor *t, fw_shape s, const float *src,
                         fw_error *err)
 {
+    CUDA_ENTER(be);
     FW_TRY(cuda_tensor_define(be, t, s, err));
     int64_t n = cuda_numel(s);
     if (n == 0)
@@ -183,6 +184,7 @@ int cuda_tensor_copy_in(fw_backend *be, fw_tensor *t, fw_shape s, const float *s
 
 int cuda_tensor_copy_out(fw_backend *be, const fw_tensor *t, float *dst, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (!t->defined)
         return fw_fail(err, FW_EINVAL, "tensor_copy_out: tensor is empty");
     int64_t n = cuda_numel(t->shape);
@@ -202,6 +204,7 @@ int cuda_tensor_copy_out(fw_backend *be, const fw_tensor *t, float *dst, fw_erro
 
 int cuda_tensor_zero(fw_backend *be, fw_tensor *t, fw_shape s, fw_error *err)
 {
+    CUDA_ENTER(be);
     FW_TRY(cuda_tensor_define(be, t, s, err));
     size_t bytes = (size_t)cuda_numel(s) * be->esize;
     if (bytes)
@@ -211,6 +214,7 @@ int cuda_tensor_zero(fw_backend *be, fw_tensor *t, fw_shape s, fw_error *err)
 
 int cuda_tensor_copy(fw_backend *be, const fw_tensor *src, fw_tensor *dst, fw_error *err)
 {
+    CUDA_ENTER(be);
     if (src == dst)
         return 0;
     if (!src->defined)
