@@ -233,6 +233,29 @@ static void conv_case(const char *tag, fw_conv_desc d, fw_shape xs, int bias)
         snprintf(name, sizeof name, "conv %s dW accumulate", tag);
         if (ok)
             compare_grad(name, &w, op_tol());
+        /* frozen: FW_GRAD_SKIP_PARAMS leaves .grad alone (poisoned: must stay) */
+        for (int64_t i = 0; ok && i < w.c.numel; i++)
+            w.c.grad[i] = w.g.grad[i] = -7.0f;
+        ok = ok && cpu->conv_backward(cb, cc, x.c, dy.c, dx.c, FW_GRAD_SKIP_PARAMS, &err) == 0 &&
+             gpu->conv_backward(gb, gc, x.g, dy.g, dx.g, FW_GRAD_SKIP_PARAMS, &err) == 0;
+        CHECK_MSG(ok, "conv_backward skip params: %s", err.msg);
+        if (ok && sync_both()) {
+            int touched = 0;
+            for (int64_t i = 0; i < w.g.numel; i++)
+                touched += w.g.grad[i] != -7.0f;
+            CHECK_MSG(touched == 0, "conv %s: SKIP_PARAMS changed %d grads", tag, touched);
+        }
+        /* new weights on the host + params_updated: the next forward uses them */
+        for (int64_t i = 0; ok && i < w.c.numel; i++)
+            w.c.data[i] = w.g.data[i] = -0.5f * w.c.data[i];
+        cpu->params_updated(cb);
+        gpu->params_updated(gb);
+        ok = ok && cpu->conv_forward(cb, cc, x.c, y.c, &err) == 0 &&
+             gpu->conv_forward(gb, gc, x.g, y.g, &err) == 0;
+        CHECK_MSG(ok, "conv_forward after params_updated: %s", err.msg);
+        snprintf(name, sizeof name, "conv %s fwd after params_updated", tag);
+        if (ok)
+            compare_pair(name, &y, op_tol());
     }
     cpu->conv_destroy(cb, cc);
     gpu->conv_destroy(gb, gc);
