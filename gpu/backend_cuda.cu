@@ -34,6 +34,7 @@ static void cuda_destroy(fw_backend *be)
         free(be->slots[i]);
     }
     free(be->slots);
+    cuda_augment_release(be);
     if (be->stage_h)
         cudaFreeHost(be->stage_h);
     if (be->stage_d)
@@ -169,6 +170,8 @@ static const fw_backend_ops cuda_ops = {
     .dropout_destroy = cuda_dropout_destroy,
     .dropout_forward = cuda_dropout_forward,
     .dropout_backward = cuda_dropout_backward,
+    .augment_set_cache = cuda_augment_set_cache,
+    .augment_batch = cuda_augment_batch,
 };
 
 extern "C" const fw_backend_ops *fw_backend_cuda(void)

@@ -62,6 +62,16 @@ struct fw_backend {
     size_t stage_d_cap;
     void *workspace; /* cuDNN / cuBLASLt workspace */
     size_t workspace_cap;
+    /* augment_set_cache (cuda_augment.cu) */
+    const uint8_t *aug_cache_h; /* the caller's cache (aug_items, aug_sh, aug_sw, aug_sc) */
+    int64_t aug_items;
+    int aug_sw, aug_sh, aug_sc;
+    void *aug_cache_d;          /* the whole cache on the device, or NULL: */
+    int aug_pinned;             /* 1: aug_cache_h is registered (pinned) in place */
+    void *aug_batch_d;          /* pinned case: this batch's images */
+    size_t aug_batch_cap;
+    void *aug_args_h, *aug_args_d; /* (n) params then (n) item indices */
+    size_t aug_args_cap;
 };
 
 struct fw_tensor {
@@ -236,5 +246,12 @@ int cuda_dropout_forward(fw_backend *be, fw_dropout *d, int training, uint64_t s
                          const fw_tensor *x, fw_tensor *y, fw_error *err);
 int cuda_dropout_backward(fw_backend *be, fw_dropout *d, const fw_tensor *dy, fw_tensor *dx,
                           fw_error *err);
+
+int cuda_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, int sw, int sh,
+                           int sc, fw_error *err);
+int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_t *items, int n,
+                       int ow, int oh, fw_tensor *out, fw_error *err);
+/* Free the device copy / unpin the cache (destroy, a new cache). */
+void cuda_augment_release(fw_backend *be);
 
 #endif

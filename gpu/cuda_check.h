@@ -1,6 +1,8 @@
 /* cuda_check.h — one error-check macro per GPU library. Each records the
  * failing call, file and line into an fw_error and returns FW_EDEVICE from
- * the enclosing function (which must have an `fw_error *err` in scope). */
+ * the enclosing function (which must have an `fw_error *err` in scope) —
+ * FW_ENOMEM when the library ran out of device memory, so that the learner
+ * can fall back to smaller micro-batches at start-up. */
 #ifndef FW_CUDA_CHECK_H
 #define FW_CUDA_CHECK_H
 
@@ -16,7 +18,9 @@
     do {                                                                                 \
         cudaError_t fw_rc_ = (call);                                                     \
         if (fw_rc_ != cudaSuccess)                                                       \
-            return fw_fail(err, FW_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,  \
+            return fw_fail(err,                                                          \
+                           fw_rc_ == cudaErrorMemoryAllocation ? FW_ENOMEM : FW_EDEVICE, \
+                           "%s:%d: %s: %s", __FILE__, __LINE__, #call,                   \
                            cudaGetErrorString(fw_rc_));                                  \
     } while (0)
 
@@ -24,7 +28,11 @@
     do {                                                                                 \
         cudnnStatus_t fw_rc_ = (call);                                                   \
         if (fw_rc_ != CUDNN_STATUS_SUCCESS)                                              \
-            return fw_fail(err, FW_EDEVICE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,  \
+            return fw_fail(err,                                                          \
+                           fw_rc_ == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED \
+                               ? FW_ENOMEM                                               \
+                               : FW_EDEVICE,                                             \
+                           "%s:%d: %s: %s", __FILE__, __LINE__, #call,                   \
                            cudnnGetErrorString(fw_rc_));                                 \
     } while (0)
 
@@ -32,8 +40,10 @@
     do {                                                                                 \
         cublasStatus_t fw_rc_ = (call);                                                  \
         if (fw_rc_ != CUBLAS_STATUS_SUCCESS)                                             \
-            return fw_fail(err, FW_EDEVICE, "%s:%d: %s: cuBLAS status %d", __FILE__,     \
-                           __LINE__, #call, (int)fw_rc_);                                \
+            return fw_fail(err,                                                          \
+                           fw_rc_ == CUBLAS_STATUS_ALLOC_FAILED ? FW_ENOMEM : FW_EDEVICE, \
+                           "%s:%d: %s: cuBLAS status %d", __FILE__, __LINE__, #call,     \
+                           (int)fw_rc_);                                                 \
     } while (0)
 
 #define NCCL_CHECK(call)                                                                 \
