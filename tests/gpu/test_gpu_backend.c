@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment_params.h"
 #include "backend.h"
 #include "model.h"
 #include "rng.h"
@@ -666,6 +667,37 @@ static void test_resnet18_step(void)
 
 /* ---- main ---------------------------------------------------------------------------- */
 
+/* augment_batch: the fused kernel on the device cache against the CPU
+ * backend's data/augment_cpu.c, same parameters and items. */
+static void test_augment_batch(void)
+{
+    enum { ITEMS = 6, SW = 80, SH = 40, SC = 3, OW = 64, OH = 32, N = 5 };
+    static uint8_t cache[ITEMS * SH * SW * SC];
+    for (size_t i = 0; i < sizeof cache; i++)
+        cache[i] = (uint8_t)fw_rng_below(&rng, 256);
+    fw_augment_opts o;
+    fw_augment_opts_default(&o);
+    o.out_width = OW, o.out_height = OH;
+    o.p_blur = 0.5f;
+    fw_aug_params params[N];
+    int64_t items[N] = {5, 0, 3, 3, 1};
+    for (int i = 0; i < N; i++) {
+        fw_rng r;
+        fw_augment_rng(&r, 11, 2, i);
+        int flipped;
+        fw_aug_params_draw(&o, &r, SW, SH, SC, 0.5f, &params[i], &flipped);
+    }
+    pair p = pair_new();
+    CHECK(cpu->augment_set_cache(cb, cache, ITEMS, SW, SH, SC, &err) == 0);
+    CHECK_MSG(gpu->augment_set_cache(gb, cache, ITEMS, SW, SH, SC, &err) == 0, "%s", err.msg);
+    CHECK(cpu->augment_batch(cb, params, items, N, OW, OH, p.c, &err) == 0);
+    CHECK_MSG(gpu->augment_batch(gb, params, items, N, OW, OH, p.g, &err) == 0, "%s", err.msg);
+    /* the kernel's FMAs round differently from the CPU loop: 1e-3 absolute on
+     * values of order 1 in fp32, the storage rounding in 16 bits */
+    compare_pair("augment_batch", &p, cur_prec == FW_PRECISION_FP32 ? 1e-3 : op_tol());
+    pair_free(&p);
+}
+
 static void run_all(void)
 {
     RUN(test_tensor_round_trip);
@@ -678,6 +710,7 @@ static void run_all(void)
     RUN(test_l2norm);
     RUN(test_dropout);
     RUN(test_resnet18_step);
+    RUN(test_augment_batch);
 }
 
 int main(void)
