@@ -1,0 +1,96 @@
+#!/bin/sh
+# train_mpi.sh — `mpirun -np 2 flukewatch train` on a tiny synth dataset next
+# to a one-process run of the same config: the MPI run's store has exactly
+# one run, written by rank 0 (one run id line on stdout, one row, one set of
+# per-step metrics, devices "cpu x2 ranks (MPI)", a start event naming the
+# ranks), and its final checkpoint's weights equal the one-process run's
+# within 1e-4 of each tensor's scale. --detach is refused under mpirun
+# without creating a run. Skips when mpirun is missing.
+#
+# The config (softmax head, SGD, one epoch of 6 steps) keeps training out of
+# its chaotic regime: with AdamW or more steps, two one-process runs that
+# differ only in their thread count (fp32 rounding) already drift apart by
+# more than the tolerance, so the comparison would say nothing about MPI.
+. "${TOP_SRCDIR:-.}/tests/tap.sh"
+. "$TOP_SRCDIR/tests/mpi_env.sh"
+
+names="synth a tiny dataset
+one-process run: exit 0
+mpirun -np 2 train: exit 0
+rank 0 alone prints (one run id, one finish line)
+the store has exactly one run, finished
+the run's devices say cpu x2 ranks (MPI)
+a start event names the ranks
+one train.loss point per step (not per rank)
+one evaluation stored
+final checkpoint equals the one-process run's
+--detach under mpirun: refused (exit 2), no run created"
+if [ -z "$MPI_SKIP" ] && ! "${TOP_BUILDDIR:-.}/tests/test_dist_learner" has-mpi; then
+    MPI_SKIP="flukewatch was built without MPI (configure did not find ompi-c)"
+fi
+if [ -n "$MPI_SKIP" ]; then
+    printf '%s\n' "$names" | while IFS= read -r n; do
+        tap_n=$((tap_n + 1))
+        echo "ok $tap_n - $n # SKIP $MPI_SKIP"
+    done
+    echo "1..$(printf '%s\n' "$names" | wc -l)"
+    exit 0
+fi
+
+data=$TMP_ROOT/data
+out=$TMP_ROOT/out
+export XDG_CACHE_HOME="$TMP_ROOT/cache"
+"$FLUKEWATCH" synth --out "$data" --whales 24 --size 128x64 --threads 2 >/dev/null 2>&1
+ok_if "synth a tiny dataset" test -f "$data/train.csv"
+
+tiny="input=64x32 width=0.25 embedding=32 sampler.p=4 sampler.k=2 threads=1 loader_threads=1
+ eval_every=1 epochs=1 dropout=0 optimizer=sgd head=softmax lr=0.003"
+
+q() { # q DB SQL: read-only query on a run store
+    "$PYTHON_REF" - "$1" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=30)
+for row in db.execute(sys.argv[2]):
+    print(" ".join(str(v) for v in row))
+PY
+}
+
+# shellcheck disable=SC2086
+FLUKEWATCH_HOME=$TMP_ROOT/ws1 "$FLUKEWATCH" train --dataset "$data" $tiny >"$out.1" 2>&1
+ok_if "one-process run: exit 0" test $? -eq 0
+# shellcheck disable=SC2086
+FLUKEWATCH_HOME=$TMP_ROOT/ws2 timeout 300 $MPI_LAUNCH -x FLUKEWATCH_HOME -x XDG_CACHE_HOME \
+    -np 2 "$FLUKEWATCH" train --dataset "$data" $tiny >"$out.2" 2>"$out.2err"
+rc=$?
+ok_if "mpirun -np 2 train: exit 0" sh -c 'test "$1" -eq 0 || { cat "$2" "$3"; false; }' _ \
+    "$rc" "$out.2" "$out.2err"
+ok_if "rank 0 alone prints (one run id, one finish line)" \
+    sh -c 'test "$(grep -c "^r0001\$" "$1")" -eq 1 && test "$(grep -c "finished in" "$1")" -eq 1' _ "$out.2"
+db=$TMP_ROOT/ws2/runs.sqlite
+ok_if "the store has exactly one run, finished" \
+    test "$(q "$db" "SELECT count(*), min(status) FROM runs")" = "1 finished"
+ok_if "the run's devices say cpu x2 ranks (MPI)" \
+    test "$(q "$db" "SELECT devices FROM runs WHERE id = 'r0001'")" = "cpu x2 ranks (MPI)"
+ok_if "a start event names the ranks" \
+    sh -c 'echo "$1" | grep -q "as rank 0 of 2 ranks"' _ \
+    "$(q "$db" "SELECT message FROM events WHERE run_id = 'r0001' AND kind = 'status'")"
+steps=$(q "$TMP_ROOT/ws1/runs.sqlite" "SELECT count(*) FROM metrics WHERE name = 'train.loss'")
+ok_if "one train.loss point per step (not per rank)" \
+    test "$(q "$db" "SELECT count(*), count(DISTINCT step) FROM metrics WHERE name = 'train.loss'")" = "$steps $steps"
+ok_if "one evaluation stored" test "$(q "$db" "SELECT count(*) FROM evaluations")" -eq 1
+last=$(ls "$TMP_ROOT/ws1/runs/r0001/checkpoints" | grep '^ckpt-' | sort | tail -n 1)
+ok_if "final checkpoint equals the one-process run's" \
+    "${TOP_BUILDDIR:-.}/tests/test_dist_learner" compare-ckpt \
+    "$TMP_ROOT/ws2/runs/r0001/checkpoints/$last" "$TMP_ROOT/ws1/runs/r0001/checkpoints/$last" 1e-4
+# shellcheck disable=SC2086
+FLUKEWATCH_HOME=$TMP_ROOT/ws3 timeout 120 $MPI_LAUNCH -x FLUKEWATCH_HOME -x XDG_CACHE_HOME \
+    -np 2 "$FLUKEWATCH" train --detach --dataset "$data" $tiny >"$out.3" 2>&1
+rc=$?
+runs3=0
+if [ -e "$TMP_ROOT/ws3/runs.sqlite" ]; then
+    runs3=$(q "$TMP_ROOT/ws3/runs.sqlite" "SELECT count(*) FROM runs")
+fi
+ok_if "--detach under mpirun: refused (exit 2), no run created" \
+    sh -c 'test "$1" -eq 2 && grep -q -- "--detach does not work under mpirun" "$2" &&
+           test "$3" -eq 0' _ "$rc" "$out.3" "$runs3"
+tap_done
