@@ -45,7 +45,10 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap);
 /* buf[0..n) = sum over ranks of buf[0..n), in place, identical on every rank. */
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err);
 int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err);
-/* Max of an int over ranks (for error/stop flags), in place. */
+/* Max of an int over ranks (for error/stop flags), in place. It and
+ * fw_dist_barrier are for waits that may be long (a rank paused, evaluating
+ * or loading data): they sleep between polls (20 us up to 2 ms) instead of
+ * spinning on a core as Open MPI's blocking collectives do. */
 int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err);
 /* recv (size * bytes) = every rank's send (bytes) in rank order. */
 int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw_error *err);
