@@ -112,7 +112,13 @@ int fw_dist_init(fw_dist **out, fw_error *err)
         }
     }
 #else
-    (void)launched_with_ranks;
+    if (launched_with_ranks()) { /* N copies of one process would each own a run */
+        free(d);
+        return fw_fail(err, FW_EUNSUPPORTED,
+                       "started by an MPI launcher with several ranks, but flukewatch was "
+                       "built without MPI (Debian: apt-get install libopenmpi-dev, then "
+                       "reconfigure)");
+    }
 #endif
     *out = d;
     return 0;

@@ -11,7 +11,9 @@
  * build with MPI (HAVE_MPI) and only when the process was started by an MPI
  * launcher with more than one rank (OMPI_COMM_WORLD_SIZE or PMI_SIZE > 1 in
  * the environment); otherwise the group is one rank and no MPI function is
- * called, so a plain `flukewatch train` never touches MPI. Every collective
+ * called, so a plain `flukewatch train` never touches MPI. A build without
+ * MPI started by a launcher with several ranks fails (FW_EUNSUPPORTED)
+ * rather than run N independent copies. Every collective
  * must be called by every rank in the same order; with one rank each is a
  * no-op (bcast, barrier) or the identity (allreduce, allgather copies).
  * Calls may come from any one thread at a time (SERIALIZED).
