@@ -3,7 +3,14 @@
  * and drive its trainer thread in the foreground — a progress bar on a
  * terminal, plain lines otherwise; SIGINT/SIGTERM stop it with a checkpoint —
  * or, with --detach, in a background process of its own whose output goes
- * to WORKSPACE/runs/RUNID/train.log. */
+ * to WORKSPACE/runs/RUNID/train.log.
+ *
+ * Under mpirun with several ranks (`mpirun -np N flukewatch train ...`) the
+ * run is data parallel (trainer.h): rank 0 does everything this file does
+ * alone (creating or picking up the run, printing, the store) and sends the
+ * other ranks what to train (dist_start + the config text); they train
+ * their shards silently. A rank whose trainer fails prints its error and
+ * ends the whole group (MPI_Abort). --detach is refused there. */
 #include <config.h>
 
 #include <errno.h>
@@ -18,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "fileio.h"
 #include "progress.h"
 #include "run_config.h"
@@ -28,6 +36,28 @@
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_signal;
+
+/* What rank 0 sends the other ranks of a data-parallel group (then the
+ * config text, config_len bytes). */
+typedef struct dist_start {
+    int code;         /* 0: train; > 0: every rank exits with it; -1: nothing to train */
+    int resume, lr_find_only;
+    char run_id[FW_RUN_ID_CAP];
+    char workspace[FW_RUN_PATH_MAX];
+    char cache_dir[FW_RUN_PATH_MAX];
+    uint64_t config_len;
+} dist_start;
+
+/* The group of this command and whether rank 0 has sent dist_start yet. */
+typedef struct dist_ctx {
+    fw_dist *d;
+    int sent;
+} dist_ctx;
+
+static int multi_rank(const dist_ctx *dc)
+{
+    return dc && fw_dist_size(dc->d) > 1;
+}
 
 static void on_stop_signal(int sig)
 {
@@ -241,17 +271,10 @@ static void summarize(const char *workspace, const char *run_id, int lr_find_onl
 }
 
 /* Run the trainer here until it ends. Returns the exit code. */
-static int run_foreground(const fw_command *cmd, const char *workspace, const char *run_id,
-                          const fw_run_config *cfg, int resume, int lr_find_only,
-                          const char *cache_dir)
+/* Start the trainer with SIGINT/SIGTERM blocked in its threads. */
+static int start_trainer(const fw_trainer_opts *o, fw_trainer **t, fw_error *err)
 {
     install_signals();
-    fw_trainer_opts o = {.workspace = workspace, .run_id = run_id, .cfg = cfg,
-                         .resume = resume, .lr_find_only = lr_find_only,
-                         .cache_dir = cache_dir, .interrupt = &stop_signal};
-    fw_error err;
-    fw_error_clear(&err);
-    fw_trainer *t = NULL;
     /* Only this thread takes SIGINT/SIGTERM: the trainer's threads (created
      * with them blocked) never see a system call interrupted by them. */
     sigset_t stop_set, old_set;
@@ -259,17 +282,133 @@ static int run_foreground(const fw_command *cmd, const char *workspace, const ch
     sigaddset(&stop_set, SIGINT);
     sigaddset(&stop_set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
-    int started = fw_trainer_start(&o, &t, &err);
+    int started = fw_trainer_start(o, t, err);
     pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-    if (started != FW_OK)
-        return fw_cli_report(cmd, &err);
+    return started;
+}
+
+/* A failed rank of a data-parallel group: the others wait in a collective. */
+static void end_group(const dist_ctx *dc)
+{
+    if (multi_rank(dc)) {
+        fflush(stdout);
+        fflush(stderr);
+        fw_dist_abort(dc->d, FW_EXIT_FAIL);
+    }
+}
+
+/* Ranks other than 0: train what rank 0 sends, silently (errors to stderr). */
+static int run_follower(const fw_command *cmd, dist_ctx *dc)
+{
+    dist_start ds;
+    fw_error err;
+    fw_error_clear(&err);
+    if (fw_dist_bcast(dc->d, &ds, sizeof ds, &err) != FW_OK) {
+        fw_cli_report(cmd, &err);
+        end_group(dc);
+        return FW_EXIT_FAIL;
+    }
+    if (ds.code != 0)
+        return ds.code < 0 ? FW_EXIT_OK : ds.code;
+    ds.run_id[sizeof ds.run_id - 1] = ds.workspace[sizeof ds.workspace - 1] =
+        ds.cache_dir[sizeof ds.cache_dir - 1] = '\0';
+    char *text = malloc(ds.config_len + 1);
+    int rc = text ? FW_OK : fw_fail(&err, FW_ENOMEM, "out of memory");
+    if (rc == FW_OK)
+        rc = fw_dist_bcast(dc->d, text, ds.config_len, &err);
+    fw_run_config cfg;
+    fw_run_config_default(&cfg);
+    if (rc == FW_OK) {
+        text[ds.config_len] = '\0';
+        rc = fw_run_config_parse(&cfg, text, ds.run_id, &err);
+    }
+    free(text);
+    fw_trainer *t = NULL;
+    fw_trainer_opts o = {.workspace = ds.workspace, .run_id = ds.run_id, .cfg = &cfg,
+                         .resume = ds.resume, .lr_find_only = ds.lr_find_only,
+                         .cache_dir = ds.cache_dir, .interrupt = &stop_signal, .dist = dc->d};
+    if (rc == FW_OK)
+        rc = start_trainer(&o, &t, &err);
+    int stopped = 0;
+    if (rc == FW_OK)
+        rc = fw_trainer_join(t, &stopped, &err);
+    if (rc != FW_OK) {
+        fprintf(stderr, "flukewatch %s: rank %d of run %s failed\n", cmd->name,
+                fw_dist_rank(dc->d), ds.run_id);
+        fw_cli_report(cmd, &err);
+        end_group(dc);
+        return FW_EXIT_FAIL;
+    }
+    return stopped && stop_signal ? FW_EXIT_FAIL : FW_EXIT_OK;
+}
+
+/* Rank 0: tell the other ranks what to train (code 0) or to exit (code != 0). */
+static int send_start(dist_ctx *dc, int code, const char *workspace, const char *run_id,
+                      const fw_run_config *cfg, int resume, int lr_find_only,
+                      const char *cache_dir, fw_error *err)
+{
+    if (!multi_rank(dc) || dc->sent)
+        return FW_OK;
+    dc->sent = 1;
+    dist_start ds;
+    memset(&ds, 0, sizeof ds);
+    char *text = NULL;
+    int rc = FW_OK;
+    if (code == 0) {
+        rc = fw_run_config_format(cfg, &text, err);
+        if (rc != FW_OK)
+            code = FW_EXIT_FAIL;
+    }
+    ds.code = code;
+    if (code == 0) {
+        ds.resume = resume;
+        ds.lr_find_only = lr_find_only;
+        snprintf(ds.run_id, sizeof ds.run_id, "%s", run_id);
+        snprintf(ds.workspace, sizeof ds.workspace, "%s", workspace);
+        snprintf(ds.cache_dir, sizeof ds.cache_dir, "%s", cache_dir ? cache_dir : "");
+        ds.config_len = strlen(text);
+    }
+    fw_error e2;
+    if (fw_dist_bcast(dc->d, &ds, sizeof ds, rc == FW_OK ? err : &e2) != FW_OK)
+        rc = FW_EDEVICE;
+    if (rc == FW_OK && code == 0)
+        rc = fw_dist_bcast(dc->d, text, ds.config_len, err);
+    free(text);
+    return rc;
+}
+
+static int run_foreground(const fw_command *cmd, const char *workspace, const char *run_id,
+                          const fw_run_config *cfg, int resume, int lr_find_only,
+                          const char *cache_dir, dist_ctx *dc)
+{
+    fw_trainer_opts o = {.workspace = workspace, .run_id = run_id, .cfg = cfg,
+                         .resume = resume, .lr_find_only = lr_find_only,
+                         .cache_dir = cache_dir, .interrupt = &stop_signal,
+                         .dist = dc ? dc->d : NULL};
+    fw_error err;
+    fw_error_clear(&err);
+    fw_trainer *t = NULL;
+    if (send_start(dc, 0, workspace, run_id, cfg, resume, lr_find_only, cache_dir, &err) !=
+        FW_OK) {
+        fw_cli_report(cmd, &err);
+        end_group(dc);
+        return FW_EXIT_FAIL;
+    }
+    int started = start_trainer(&o, &t, &err);
+    if (started != FW_OK) {
+        int code = fw_cli_report(cmd, &err);
+        end_group(dc);
+        return code;
+    }
     double t0 = now_s();
     watch(t, run_id);
     int stopped = 0;
     int rc = fw_trainer_join(t, &stopped, &err);
     if (rc != FW_OK) {
         fprintf(stderr, "flukewatch %s: run %s failed\n", cmd->name, run_id);
-        return fw_cli_report(cmd, &err);
+        int code = fw_cli_report(cmd, &err);
+        end_group(dc);
+        return code;
     }
     summarize(workspace, run_id, lr_find_only);
     if (stopped) {
@@ -340,8 +479,15 @@ static int wait_started(const fw_command *cmd, const char *workspace, const char
     return code;
 }
 
+static int detach_refused(const fw_command *cmd)
+{
+    return fw_cli_usage_error(cmd, "--detach does not work under mpirun with several ranks "
+                                   "(run mpirun itself in the background)");
+}
+
 static int start(const fw_command *cmd, const char *workspace, const char *run_id,
-                 const fw_run_config *cfg, int resume, int lr_find_only, const train_args *a)
+                 const fw_run_config *cfg, int resume, int lr_find_only, const train_args *a,
+                 dist_ctx *dc)
 {
     char cache_dir[FW_RUN_PATH_MAX] = "";
     if (a->cache_dir)
@@ -349,7 +495,8 @@ static int start(const fw_command *cmd, const char *workspace, const char *run_i
     else if (!a->no_disk_cache)
         fw_default_cache_dir(cache_dir, sizeof cache_dir);
     if (!a->detach)
-        return run_foreground(cmd, workspace, run_id, cfg, resume, lr_find_only, cache_dir);
+        return run_foreground(cmd, workspace, run_id, cfg, resume, lr_find_only, cache_dir,
+                              dc);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -360,7 +507,8 @@ static int start(const fw_command *cmd, const char *workspace, const char *run_i
     if (pid == 0) {
         if (detach_child(workspace, run_id) != 0)
             _exit(FW_EXIT_FAIL);
-        _exit(run_foreground(cmd, workspace, run_id, cfg, resume, lr_find_only, cache_dir));
+        _exit(run_foreground(cmd, workspace, run_id, cfg, resume, lr_find_only, cache_dir,
+                             NULL));
     }
     return wait_started(cmd, workspace, run_id, pid);
 }
@@ -383,10 +531,12 @@ static int open_store(const fw_command *cmd, char *workspace, size_t cap, fw_sto
     return FW_EXIT_OK;
 }
 
-static int new_run(const fw_command *cmd, int argc, char **argv, int lr_find_only)
+static int new_run(const fw_command *cmd, int argc, char **argv, int lr_find_only, dist_ctx *dc)
 {
     train_args a;
     int code = parse_args(cmd, argc, argv, 0, &a);
+    if (code == FW_EXIT_OK && a.detach && multi_rank(dc))
+        code = detach_refused(cmd);
     fw_run_config cfg;
     if (code == FW_EXIT_OK)
         code = build_config(cmd, &a, &cfg);
@@ -399,34 +549,30 @@ static int new_run(const fw_command *cmd, int argc, char **argv, int lr_find_onl
         code = fw_cli_report(cmd, &err);
     if (code == FW_EXIT_OK)
         code = open_store(cmd, workspace, sizeof workspace, &s);
-    if (code == FW_EXIT_OK &&
-        fw_trainer_create_run(s, &cfg, a.name, NULL, lr_find_only, run_id, &err) != FW_OK)
+    char devices[sizeof cfg.device + 32] = "";
+    if (code == FW_EXIT_OK && multi_rank(dc))
+        snprintf(devices, sizeof devices, "%s x%d ranks (MPI)", cfg.device,
+                 fw_dist_size(dc->d));
+    if (code == FW_EXIT_OK && fw_trainer_create_run_on(s, &cfg, a.name, NULL, lr_find_only,
+                                                       "cpu", devices, run_id, &err) != FW_OK)
         code = fw_cli_report(cmd, &err);
     fw_store_close(s);
     if (code == FW_EXIT_OK) {
         printf("%s\n", run_id);
         fflush(stdout);
-        code = start(cmd, workspace, run_id, &cfg, 0, lr_find_only, &a);
+        code = start(cmd, workspace, run_id, &cfg, 0, lr_find_only, &a, dc);
     }
     free(a.sets);
     return code;
 }
 
-static int run_train(int argc, char **argv)
+static int resume_run(const fw_command *cmd, int argc, char **argv, int unused, dist_ctx *dc)
 {
-    return new_run(&fw_cmd_train, argc, argv, 0);
-}
-
-static int run_lr_find(int argc, char **argv)
-{
-    return new_run(&fw_cmd_lr_find, argc, argv, 1);
-}
-
-static int run_resume(int argc, char **argv)
-{
-    const fw_command *cmd = &fw_cmd_resume;
+    (void)unused;
     train_args a;
     int code = parse_args(cmd, argc, argv, 1, &a);
+    if (code == FW_EXIT_OK && a.detach && multi_rank(dc))
+        code = detach_refused(cmd);
     char workspace[FW_RUN_PATH_MAX], run_id[FW_RUN_ID_CAP], clean[256];
     fw_store *s = NULL;
     fw_run_info r = {0};
@@ -473,10 +619,50 @@ static int run_resume(int argc, char **argv)
     if (code == FW_EXIT_OK && have_run) {
         printf("%s\n", run_id);
         fflush(stdout);
-        code = start(cmd, workspace, run_id, &cfg, resume, 0, &a);
+        code = start(cmd, workspace, run_id, &cfg, resume, 0, &a, dc);
     }
     free(a.sets);
     return code;
+}
+
+/* Run a command alone, or as one rank of a data-parallel group under mpirun:
+ * rank 0 runs it (and tells the others what to train), the others follow. */
+static int with_ranks(const fw_command *cmd, int argc, char **argv, int arg,
+                      int (*body)(const fw_command *, int, char **, int, dist_ctx *))
+{
+    dist_ctx dc = {0};
+    fw_error err;
+    fw_error_clear(&err);
+    if (fw_dist_init(&dc.d, &err) != FW_OK)
+        return fw_cli_report(cmd, &err);
+    int code;
+    if (fw_dist_rank(dc.d) != 0) {
+        code = run_follower(cmd, &dc);
+    } else {
+        code = body(cmd, argc, argv, arg, &dc);
+        /* ended before training (an error, or nothing to train): release the others */
+        if (send_start(&dc, code == FW_EXIT_OK ? -1 : code, NULL, NULL, NULL, 0, 0, NULL,
+                       &err) != FW_OK)
+            code = fw_cli_report(cmd, &err);
+    }
+    fflush(stdout);
+    fw_dist_finalize(dc.d);
+    return code;
+}
+
+static int run_train(int argc, char **argv)
+{
+    return with_ranks(&fw_cmd_train, argc, argv, 0, new_run);
+}
+
+static int run_lr_find(int argc, char **argv)
+{
+    return with_ranks(&fw_cmd_lr_find, argc, argv, 1, new_run);
+}
+
+static int run_resume(int argc, char **argv)
+{
+    return with_ranks(&fw_cmd_resume, argc, argv, 0, resume_run);
 }
 
 #define CONFIG_HELP                                                                         \

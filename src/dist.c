@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef HAVE_MPI
 #include <mpi.h>
@@ -53,6 +54,23 @@ static int mpi_check(int rc, const char *call, const char *file, int line, fw_er
 }
 #define MPI_TRY(call, err) FW_TRY(mpi_check((call), #call, __FILE__, __LINE__, (err)))
 
+/* Wait for a non-blocking collective without busy-polling a core: test,
+ * then sleep 20 us doubling up to 2 ms (Open MPI's blocking calls spin). */
+static int wait_idle(MPI_Request *req, const char *call, fw_error *err)
+{
+    long sleep_ns = 20000;
+    for (;;) {
+        int done = 0;
+        FW_TRY(mpi_check(MPI_Test(req, &done, MPI_STATUS_IGNORE), call, __FILE__, __LINE__, err));
+        if (done)
+            return 0;
+        struct timespec ts = {0, sleep_ns};
+        nanosleep(&ts, NULL);
+        if (sleep_ns < 2000000)
+            sleep_ns *= 2;
+    }
+}
+
 /* Split n elements into MPI's int counts. */
 #define CHUNK ((size_t)1 << 30)
 #endif
@@ -94,7 +112,13 @@ int fw_dist_init(fw_dist **out, fw_error *err)
         }
     }
 #else
-    (void)launched_with_ranks;
+    if (launched_with_ranks()) { /* N copies of one process would each own a run */
+        free(d);
+        return fw_fail(err, FW_EUNSUPPORTED,
+                       "started by an MPI launcher with several ranks, but flukewatch was "
+                       "built without MPI (Debian: apt-get install libopenmpi-dev, then "
+                       "reconfigure)");
+    }
 #endif
     *out = d;
     return 0;
@@ -168,8 +192,12 @@ int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err)
 int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err)
 {
 #ifdef HAVE_MPI
-    if (d && d->mpi)
-        MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), err);
+    if (d && d->mpi) {
+        MPI_Request req;
+        MPI_TRY(MPI_Iallreduce(MPI_IN_PLACE, value, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req),
+                err);
+        return wait_idle(&req, "MPI_Iallreduce", err);
+    }
 #else
     (void)d, (void)value, (void)err;
 #endif
@@ -212,8 +240,11 @@ int fw_dist_bcast(fw_dist *d, void *buf, size_t bytes, fw_error *err)
 int fw_dist_barrier(fw_dist *d, fw_error *err)
 {
 #ifdef HAVE_MPI
-    if (d && d->mpi)
-        MPI_TRY(MPI_Barrier(MPI_COMM_WORLD), err);
+    if (d && d->mpi) {
+        MPI_Request req;
+        MPI_TRY(MPI_Ibarrier(MPI_COMM_WORLD, &req), err);
+        return wait_idle(&req, "MPI_Ibarrier", err);
+    }
 #else
     (void)d, (void)err;
 #endif

@@ -11,7 +11,9 @@
  * build with MPI (HAVE_MPI) and only when the process was started by an MPI
  * launcher with more than one rank (OMPI_COMM_WORLD_SIZE or PMI_SIZE > 1 in
  * the environment); otherwise the group is one rank and no MPI function is
- * called, so a plain `flukewatch train` never touches MPI. Every collective
+ * called, so a plain `flukewatch train` never touches MPI. A build without
+ * MPI started by a launcher with several ranks fails (FW_EUNSUPPORTED)
+ * rather than run N independent copies. Every collective
  * must be called by every rank in the same order; with one rank each is a
  * no-op (bcast, barrier) or the identity (allreduce, allgather copies).
  * Calls may come from any one thread at a time (SERIALIZED).
@@ -45,7 +47,10 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap);
 /* buf[0..n) = sum over ranks of buf[0..n), in place, identical on every rank. */
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err);
 int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err);
-/* Max of an int over ranks (for error/stop flags), in place. */
+/* Max of an int over ranks (for error/stop flags), in place. It and
+ * fw_dist_barrier are for waits that may be long (a rank paused, evaluating
+ * or loading data): they sleep between polls (20 us up to 2 ms) instead of
+ * spinning on a core as Open MPI's blocking collectives do. */
 int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err);
 /* recv (size * bytes) = every rank's send (bytes) in rank order. */
 int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw_error *err);

@@ -58,6 +58,17 @@ struct fw_trainer {
     fw_error err;
 };
 
+/* Data parallel: rank 0 owns the store; the others only compute. */
+static int is_root(const fw_trainer *t)
+{
+    return fw_dist_rank(t->opts.dist) == 0;
+}
+
+static int n_ranks(const fw_trainer *t)
+{
+    return fw_dist_size(t->opts.dist);
+}
+
 static const char *const phase_names[] = {"starting", "loading", "lr-find", "training",
                                           "evaluating", "paused", "done"};
 
@@ -166,6 +177,8 @@ static int event(fw_trainer *t, const char *kind, fw_error *err, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!t->mw) /* not rank 0 of a data-parallel run */
+        return FW_OK;
     int64_t step = t->learner ? fw_learner_steps_done(t->learner) : 0;
     FW_TRY(fw_metric_writer_event(t->mw, step, kind, msg, err));
     return fw_metric_writer_flush(t->mw, err);
@@ -173,6 +186,8 @@ static int event(fw_trainer *t, const char *kind, fw_error *err, const char *fmt
 
 static int set_status(fw_trainer *t, fw_run_status st, fw_error *err)
 {
+    if (!t->store || !t->mw)
+        return FW_OK;
     FW_TRY(fw_metric_writer_flush(t->mw, err));
     return fw_store_run_set_status(t->store, t->run_id, st, err);
 }
@@ -182,6 +197,8 @@ static int set_status(fw_trainer *t, fw_run_status st, fw_error *err)
 static int poll_store_control(fw_trainer *t, fw_error *err)
 {
     double now = now_s();
+    if (!t->store)
+        return FW_OK;
     if (now - t->last_poll < CONTROL_POLL_S)
         return FW_OK;
     t->last_poll = now;
@@ -218,8 +235,8 @@ static void back_to_training(fw_trainer *t)
 }
 
 /* At a step boundary: pause (sleeping until resumed or stopped) and report
- * whether the run must stop now (*stop). */
-static int check_control(fw_trainer *t, int *stop, fw_error *err)
+ * whether the run must stop now (*stop), for this process. */
+static int check_local_control(fw_trainer *t, int *stop, fw_error *err)
 {
     FW_TRY(poll_store_control(t, err));
     for (;;) {
@@ -260,15 +277,33 @@ static int check_control(fw_trainer *t, int *stop, fw_error *err)
         if (t->want_pause && !t->want_stop)
             pthread_cond_timedwait(&t->cv, &t->mu, &ts);
         pthread_mutex_unlock(&t->mu);
-        FW_TRY(fw_metric_writer_poll(t->mw, err));
+        if (t->mw)
+            FW_TRY(fw_metric_writer_poll(t->mw, err));
         FW_TRY(poll_store_control(t, err));
     }
+}
+
+/* The same for every rank together: all stop when any rank must (rank 0's
+ * requests, any rank's interrupt); a pause on rank 0 holds the others here. */
+static int check_control(fw_trainer *t, int *stop, fw_error *err)
+{
+    FW_TRY(check_local_control(t, stop, err));
+    if (n_ranks(t) > 1) {
+        int any = *stop;
+        FW_TRY(fw_dist_allreduce_max_int(t->opts.dist, &any, err));
+        *stop = any;
+        if (any)
+            t->paused = 0;
+    }
+    return FW_OK;
 }
 
 /* ------------------------------------------------------------ pieces */
 
 static int save_checkpoint(fw_trainer *t, int is_best, fw_error *err)
 {
+    if (!is_root(t))
+        return FW_OK;
     FW_TRY(fw_learner_save_to_store(t->learner, t->ckpt_dir, &t->pos, t->config_text, is_best,
                                     t->cfg.keep_last, err));
     t->last_saved_step = fw_learner_steps_done(t->learner);
@@ -380,6 +415,8 @@ static int open_loader(fw_trainer *t, long start_epoch, long start_batch, long e
     lo.start_epoch = start_epoch;
     lo.start_batch = start_batch;
     lo.end_epoch = end_epoch;
+    lo.shard_rank = fw_dist_rank(t->opts.dist);
+    lo.shard_count = n_ranks(t);
     return fw_loader_open(out, &t->data.cache, &t->sampler, &lo, err);
 }
 
@@ -388,6 +425,7 @@ static int create_learner(fw_trainer *t, fw_error *err)
     fw_learner_config lc;
     int classes = t->data.ds.n_whales * (t->cfg.aug.flip_identity ? 2 : 1);
     fw_run_config_learner(&t->cfg, classes, t->sampler.batches_per_epoch, &lc);
+    lc.dist = t->opts.dist;
     fw_learner_destroy(t->learner);
     t->learner = NULL;
     int cuda = 0, ids[1] = {0}, n_ids = 0;
@@ -420,7 +458,7 @@ static void lr_find_observe(void *ctx, int i, double lr, double loss, double smo
 {
     lr_find_publish *p = ctx;
     set_phase(p->t, FW_PHASE_LR_FIND, i + 1, p->num_it);
-    if (p->rc < 0)
+    if (p->rc < 0 || !p->t->mw)
         return;
     fw_metric_writer *mw = p->t->mw;
     int rc = fw_metric_writer_point(mw, i, 0, "lr_find.lr", lr, &p->err);
@@ -451,12 +489,18 @@ static int lr_find(fw_trainer *t, double *lr_out, fw_error *err)
     if (c.stopped) { /* the weights are restored; nothing to store */
         t->stopped = 1;
         fw_lr_finder_result_free(&res);
-        return fw_metric_writer_flush(t->mw, err);
+        return t->mw ? fw_metric_writer_flush(t->mw, err) : FW_OK;
     }
     if (rc == FW_OK && pub.rc < 0) {
         rc = pub.rc;
         if (err)
             *err = pub.err;
+    }
+    if (rc == FW_OK && !is_root(t)) { /* rank 0 stores the curve */
+        if (res.suggest.valid)
+            *lr_out = res.suggest.valley;
+        fw_lr_finder_result_free(&res);
+        return FW_OK;
     }
     if (rc == FW_OK)
         rc = fw_metric_writer_flush(t->mw, err);
@@ -500,7 +544,9 @@ static int restore(fw_trainer *t, fw_error *err)
     fw_ckpt ck;
     long skipped = 0;
     fw_error skip_msg = {0};
-    FW_TRY(fw_ckpt_store_clean_temps(t->ckpt_dir, NULL, err));
+    if (is_root(t))
+        FW_TRY(fw_ckpt_store_clean_temps(t->ckpt_dir, NULL, err));
+    FW_TRY(fw_dist_barrier(t->opts.dist, err)); /* every rank reads the same newest */
     int rc = fw_ckpt_store_open_newest(t->ckpt_dir, &ck, &skipped, &skip_msg, err);
     if (rc == FW_ENOTFOUND)
         return FW_ENOTFOUND;
@@ -539,19 +585,20 @@ static int record_step(fw_trainer *t, const fw_step_result *r, int n, double ste
     int64_t step = fw_learner_steps_done(t->learner);
     double ep = (double)t->pos.sampler_epoch +
                 (double)t->pos.sampler_batch / (double)t->sampler.batches_per_epoch;
-    if (!r->skipped) {
+    if (t->mw && !r->skipped) {
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.loss", r->loss, err));
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.lr", r->lr, err));
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.momentum", r->momentum, err));
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.grad_norm", r->grad_norm, err));
     }
     const fw_loss_scaler *ls = fw_learner_loss_scaler(t->learner);
-    if (ls->enabled) {
+    if (t->mw && ls->enabled) {
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.loss_scale", ls->scale, err));
         FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.overflows",
                                       (double)ls->overflows, err));
     }
-    FW_TRY(fw_metric_writer_poll(t->mw, err));
+    if (t->mw)
+        FW_TRY(fw_metric_writer_poll(t->mw, err));
     pthread_mutex_lock(&t->mu);
     t->st.step = step;
     t->st.skipped = fw_learner_steps_skipped(t->learner);
@@ -572,19 +619,24 @@ static int end_of_epoch(fw_trainer *t, double epoch_s, double wait_s, long image
 {
     int64_t step = fw_learner_steps_done(t->learner);
     double ep = (double)t->pos.epoch;
-    FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.img_per_s",
-                                  epoch_s > 0 ? images / epoch_s : 0, err));
-    FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.data_wait",
-                                  epoch_s > 0 ? wait_s / epoch_s : 0, err));
+    /* images counts this rank's shards: the whole batches are R times as many */
+    double all_images = (double)images * n_ranks(t);
+    if (t->mw) {
+        FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.img_per_s",
+                                      epoch_s > 0 ? all_images / epoch_s : 0, err));
+        FW_TRY(fw_metric_writer_point(t->mw, step, ep, "train.data_wait",
+                                      epoch_s > 0 ? wait_s / epoch_s : 0, err));
+    }
     int last = t->pos.epoch >= t->cfg.epochs;
     int is_best = 0;
-    if ((t->cfg.eval_every > 0 && t->pos.epoch % t->cfg.eval_every == 0) || last)
+    /* rank 0 evaluates alone; the others wait at the next step boundary */
+    if (is_root(t) && ((t->cfg.eval_every > 0 && t->pos.epoch % t->cfg.eval_every == 0) || last))
         FW_TRY(evaluate(t, &is_best, err));
     if (t->pos.epoch % t->cfg.checkpoint_every == 0 || is_best || last)
         FW_TRY(save_checkpoint(t, is_best, err));
     fw_epoch_summary e = {.epoch = t->pos.epoch, .step = step,
                           .loss = loss_n > 0 ? loss_sum / (double)loss_n : NAN,
-                          .img_per_s = epoch_s > 0 ? images / epoch_s : 0,
+                          .img_per_s = epoch_s > 0 ? all_images / epoch_s : 0,
                           .data_wait = epoch_s > 0 ? wait_s / epoch_s : 0};
     pthread_mutex_lock(&t->mu);
     e.lr = t->st.lr;
@@ -653,7 +705,7 @@ static int train_loop(fw_trainer *t, fw_error *err)
             t->pos.sampler_epoch++;
             t->pos.sampler_batch = 0;
         }
-        if ((rc = record_step(t, &r, b->n, now_s() - t0, err)) != FW_OK)
+        if ((rc = record_step(t, &r, b->n * n_ranks(t), now_s() - t0, err)) != FW_OK)
             break;
         if (!r.skipped) {
             loss_sum += r.loss;
@@ -705,17 +757,30 @@ static int train_loop(fw_trainer *t, fw_error *err)
 
 static int run(fw_trainer *t, fw_error *err)
 {
-    FW_TRY(fw_store_open(t->workspace, &t->store, err));
-    FW_TRY(fw_metric_writer_open(t->store, t->run_id, NULL, &t->mw, err));
-    FW_TRY(fw_store_run_set_status(t->store, t->run_id, FW_RUN_RUNNING, err));
-    char host[256] = "";
+    if (is_root(t)) {
+        FW_TRY(fw_store_open(t->workspace, &t->store, err));
+        FW_TRY(fw_metric_writer_open(t->store, t->run_id, NULL, &t->mw, err));
+        FW_TRY(fw_store_run_set_status(t->store, t->run_id, FW_RUN_RUNNING, err));
+    }
+    char host[256] = "", ranks[128] = "";
     gethostname(host, sizeof host - 1);
-    FW_TRY(event(t, "status", err, "%s by pid %ld on %s", t->opts.resume ? "resumed" : "started",
-                 (long)getpid(), host));
+    if (n_ranks(t) > 1) {
+        char what[96];
+        fw_dist_describe(t->opts.dist, what, sizeof what);
+        snprintf(ranks, sizeof ranks, " as rank 0 of %s", what);
+    }
+    FW_TRY(event(t, "status", err, "%s by pid %ld on %s%s",
+                 t->opts.resume ? "resumed" : "started", (long)getpid(), host, ranks));
 
     set_phase(t, FW_PHASE_LOADING, 0, 0);
+    /* rank 0 fills the disk cache first; the others then read it */
+    if (!is_root(t))
+        FW_TRY(fw_dist_barrier(t->opts.dist, err));
     FW_TRY(fw_run_data_open(&t->data, &t->cfg, t->cache_dir, cache_progress, t, err));
-    FW_TRY(record_skipped_files(t, err));
+    if (is_root(t) && n_ranks(t) > 1)
+        FW_TRY(fw_dist_barrier(t->opts.dist, err));
+    if (is_root(t))
+        FW_TRY(record_skipped_files(t, err));
     fw_pk_opts pk = {t->cfg.sampler_p, t->cfg.sampler_k, t->cfg.sampler_new, t->cfg.seed};
     FW_TRY(fw_sampler_init_pk(&t->sampler, t->data.labels, t->data.cache.ok, t->data.ds.n_train,
                               t->data.split.train, t->data.split.n_train, t->data.ds.n_whales,
@@ -726,7 +791,8 @@ static int run(fw_trainer *t, fw_error *err)
                  t->data.ds.n_train, t->data.cache.n_failed, t->data.ds.n_whales,
                  t->data.split.n_train, t->data.split.n_query, t->sampler.batches_per_epoch,
                  t->sampler.batch_size));
-    FW_TRY(fw_mkdirs(t->ckpt_dir, err));
+    if (is_root(t))
+        FW_TRY(fw_mkdirs(t->ckpt_dir, err));
 
     int rc = FW_ENOTFOUND;
     if (t->opts.resume) {
@@ -830,11 +896,18 @@ int fw_trainer_create_run(fw_store *s, const fw_run_config *cfg, const char *nam
                           const char *parent, int lr_find_only, char id_out[FW_RUN_ID_CAP],
                           fw_error *err)
 {
+    return fw_trainer_create_run_on(s, cfg, name, parent, lr_find_only, "cpu", "", id_out, err);
+}
+
+int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *name,
+                             const char *parent, int lr_find_only, const char *backend,
+                             const char *devices, char id_out[FW_RUN_ID_CAP], fw_error *err)
+{
     char *text = NULL;
     FW_TRY(fw_run_config_format(cfg, &text, err));
     fw_run_spec spec = {.name = (name && *name) ? name : lr_find_only ? "lr-find" : "train",
                         .parent = (parent && *parent) ? parent : NULL,
-                        .config = text, .backend = "cpu", .devices = ""};
+                        .config = text, .backend = backend, .devices = devices};
     int rc = fw_store_run_create(s, &spec, id_out, err);
     free(text);
     return rc;

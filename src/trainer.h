@@ -27,6 +27,21 @@
  * Checkpoints live in WORKSPACE/runs/RUNID/checkpoints and carry the
  * effective config text (the LR finder's lr written in), which is what a
  * resume trains with.
+ *
+ * Data parallel (opts.dist with R > 1 ranks, every rank starting a trainer
+ * on the same run): rank 0 alone opens the store and writes the run's
+ * status, metrics, events, evaluations and checkpoints; the other ranks
+ * touch no store. Rank 0 loads the data first (filling the disk cache),
+ * then the others. Every rank builds the same sampler and takes its shard
+ * of each batch from the loader (fw_loader_opts.shard_*); the learner
+ * synchronises BN statistics and sums gradients (learner.h). At every step
+ * boundary the ranks agree on stopping (an all-reduce of their stop flags:
+ * rank 0's control requests and pause, any rank's interrupt). Evaluation
+ * runs on rank 0 alone while the others wait at the next step boundary. A
+ * resume has every rank read the same newest checkpoint. An error on one
+ * rank leaves the others waiting in a collective: the caller must end the
+ * group (fw_dist_abort) after fw_trainer_join returns an error (rank 0 has
+ * recorded the failure in the store by then).
  */
 #ifndef FW_TRAINER_H
 #define FW_TRAINER_H
@@ -35,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dist.h"
 #include "fw_error.h"
 #include "run_config.h"
 #include "store.h"
@@ -49,6 +65,7 @@ typedef struct fw_trainer_opts {
     int lr_find_only;            /* 1: only the LR range test (stored), then finished */
     const char *cache_dir;       /* decoded-image cache directory, NULL/"" for none */
     const volatile sig_atomic_t *interrupt; /* may be NULL; non-zero = stop */
+    fw_dist *dist;               /* data-parallel group (not owned); NULL: one process */
 } fw_trainer_opts;
 
 typedef enum fw_trainer_phase {
@@ -106,6 +123,12 @@ int fw_trainer_check_config(const fw_run_config *cfg, fw_error *err);
 int fw_trainer_create_run(fw_store *s, const fw_run_config *cfg, const char *name,
                           const char *parent, int lr_find_only, char id_out[FW_RUN_ID_CAP],
                           fw_error *err);
+
+/* The same with the run's backend and devices fields given (e.g. "cpu" and
+ * "cpu x2 ranks (MPI)" for a data-parallel run). */
+int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *name,
+                             const char *parent, int lr_find_only, const char *backend,
+                             const char *devices, char id_out[FW_RUN_ID_CAP], fw_error *err);
 
 /* Start the thread (the run must exist in the store). Errors before the
  * thread starts are returned here; later ones come from fw_trainer_join and

@@ -31,8 +31,9 @@ if [ -n "$MPI_SKIP" ]; then
     exit 0
 fi
 
-train_np() { # NP OUT ROWS0
+train_np() { # NP OUT ROWS0 (exit status in OUT.rc)
     $MPI_LAUNCH -np "$1" "$BIN" train "$2" "$3"
+    echo $? >"$2.rc"
 }
 not() { ! "$@"; }
 nosync() {
@@ -43,17 +44,18 @@ nosync() {
 ok_if "single-process reference" "$BIN" train "$T/single"
 train_np 2 "$T/even" 5 >"$T/even.log" 2>&1
 ok_if "2 ranks, 5+5 rows: same weights as one process" \
-    sh -c 'cat "$1"; "$2" compare "$3.rank0" "$4.rank0" 1e-4' _ "$T/even.log" "$BIN" "$T/even" "$T/single"
+    sh -c 'cat "$1"; test "$(cat "$3.rc")" = 0 && "$2" compare "$3.rank0" "$4.rank0" 1e-4' _ "$T/even.log" "$BIN" "$T/even" "$T/single"
 ok_if "2 ranks, 5+5 rows: same losses and gradient norms" \
     "$BIN" compare-losses "$T/even.loss" "$T/single.loss" 1e-4 1e-4
 ok_if "2 ranks: both ranks hold identical weights" \
     "$BIN" compare "$T/even.rank1" "$T/even.rank0" 0
 train_np 2 "$T/odd" 7 >"$T/odd.log" 2>&1
 ok_if "2 ranks, 7+3 rows: same weights as one process" \
-    sh -c 'cat "$1"; "$2" compare "$3.rank0" "$4.rank0" 1e-4' _ "$T/odd.log" "$BIN" "$T/odd" "$T/single"
+    sh -c 'cat "$1"; test "$(cat "$3.rc")" = 0 && "$2" compare "$3.rank0" "$4.rank0" 1e-4' _ "$T/odd.log" "$BIN" "$T/odd" "$T/single"
 train_np 3 "$T/three" 0 >"$T/three.log" 2>&1
 ok_if "3 ranks, 3+3+4 rows: same weights as one process" \
-    sh -c 'cat "$1"; "$2" compare "$3.rank0" "$4.rank0" 1e-4 && "$2" compare "$3.rank2" "$3.rank0" 0' \
+    sh -c 'cat "$1"; test "$(cat "$3.rc")" = 0 && "$2" compare "$3.rank0" "$4.rank0" 1e-4 &&
+           "$2" compare "$3.rank2" "$3.rank0" 0' \
     _ "$T/three.log" "$BIN" "$T/three" "$T/single"
 ok_if "2 ranks without SyncBatchNorm: the comparison notices" nosync
 tap_done

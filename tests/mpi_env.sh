@@ -16,6 +16,13 @@ OMPI_MCA_hwloc_base_binding_policy=none
 export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_btl \
     OMPI_MCA_btl_vader_single_copy_mechanism OMPI_MCA_rmaps_base_oversubscribe \
     OMPI_MCA_hwloc_base_binding_policy
+# Sanitizer builds: Open MPI's own allocations are not leaks of ours
+# (tests/lsan_mpi.supp); full malloc stacks and MCA components kept loaded
+# so the suppressions can match their frames. No effect without ASan.
+LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$TOP_SRCDIR/tests/lsan_mpi.supp:print_suppressions=0"
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+OMPI_MCA_mca_base_component_disable_dlclose=1
+export LSAN_OPTIONS ASAN_OPTIONS OMPI_MCA_mca_base_component_disable_dlclose
 # Each rank gets a private session directory under the test's temp dir.
 OMPI_MCA_orte_tmpdir_base=$TMP_ROOT
 export OMPI_MCA_orte_tmpdir_base

@@ -14,6 +14,9 @@
  *   test_dist_learner compare A B REL
  *       exit 0 when every tensor of A equals B's within REL x max(1, max|B|)
  *       (REL 0: bitwise), else print the worst tensor and exit 1.
+ *   test_dist_learner compare-ckpt A.fwc B.fwc REL
+ *       the same for the model tensors (weights and buffers, head included)
+ *       of two checkpoints (tests/train_mpi.sh); prints their steps too.
  *   test_dist_learner compare-losses A B REL REL_NORM
  *       the same for two loss files: each step's loss within REL and its
  *       gradient norm (before clipping) within REL_NORM, relative.
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "dist.h"
 #include "learner.h"
 #include "param_list.h"
@@ -260,17 +264,78 @@ static int compare_losses(const char *a_path, const char *b_path, double rel, do
     return bad || n != STEPS;
 }
 
+static int compare_ckpt(const char *a_path, const char *b_path, double rel)
+{
+    fw_ckpt a, b;
+    fw_error e;
+    fw_error_clear(&e);
+    if (fw_ckpt_open(a_path, &a, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    if (fw_ckpt_open(b_path, &b, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        fw_ckpt_close(&a);
+        return 1;
+    }
+    int bad = a.meta.step != b.meta.step, tensors = 0;
+    double worst_ratio = 0;
+    char worst[FW_CKPT_NAME_MAX] = "-";
+    long j = 0;
+    for (long i = 0; i < a.n_entries; i++) {
+        const fw_ckpt_entry *x = &a.entries[i];
+        if (x->kind != FW_CKPT_KIND_TENSOR || x->section != FW_CKPT_SECTION_MODEL)
+            continue;
+        while (j < b.n_entries && (b.entries[j].kind != FW_CKPT_KIND_TENSOR ||
+                                   b.entries[j].section != FW_CKPT_SECTION_MODEL))
+            j++;
+        if (j >= b.n_entries || strcmp(x->name, b.entries[j].name) ||
+            x->length != b.entries[j].length) {
+            fprintf(stderr, "tensor lists differ at %s\n", x->name);
+            bad = 1;
+            break;
+        }
+        const fw_ckpt_entry *y = &b.entries[j++];
+        size_t n = (size_t)x->length / sizeof(float);
+        double scale = 1, diff = 0;
+        for (size_t k = 0; k < n; k++) {
+            float va, vb;
+            memcpy(&va, x->data + k * sizeof va, sizeof va);
+            memcpy(&vb, y->data + k * sizeof vb, sizeof vb);
+            scale = fmax(scale, fabs(vb));
+            double dd = fabs((double)va - vb);
+            diff = isnan(dd) ? INFINITY : fmax(diff, dd);
+        }
+        if (diff / scale > worst_ratio || isnan(diff / scale)) {
+            worst_ratio = diff / scale;
+            snprintf(worst, sizeof worst, "%s", x->name);
+        }
+        if (!(diff / scale <= rel))
+            bad = 1;
+        tensors++;
+    }
+    printf("steps %llu and %llu; %d model tensors, worst %s: max|diff| / max(1, max|w|) = "
+           "%.3g (limit %g)\n",
+           (unsigned long long)a.meta.step, (unsigned long long)b.meta.step, tensors, worst,
+           worst_ratio, rel);
+    fw_ckpt_close(&a);
+    fw_ckpt_close(&b);
+    return bad || tensors == 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "train"))
         return train(argv[2], argc >= 4 ? atoi(argv[3]) : N / 2);
     if (argc == 5 && !strcmp(argv[1], "compare"))
         return compare(argv[2], argv[3], atof(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "compare-ckpt"))
+        return compare_ckpt(argv[2], argv[3], atof(argv[4]));
     if (argc == 6 && !strcmp(argv[1], "compare-losses"))
         return compare_losses(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
     if (argc == 2 && !strcmp(argv[1], "has-mpi"))
         return !fw_dist_available();
-    fprintf(stderr, "usage: %s train OUT [ROWS0] | compare A B REL | compare-losses A B REL REL_NORM | "
+    fprintf(stderr, "usage: %s train OUT [ROWS0] | compare A B REL | compare-ckpt A B REL | compare-losses A B REL REL_NORM | "
                     "has-mpi\n",
             argv[0]);
     return 2;
