@@ -13,10 +13,18 @@
 #ifdef HAVE_MPI
 #include <mpi.h>
 #endif
+#if defined(HAVE_MPI) && defined(FW_CUDA_BACKEND)
+#include "gpu/nccl_comm.h"
+#define DIST_NCCL 1
+#endif
 
 struct fw_dist {
     int rank, size;
-    int mpi; /* 1: MPI_Init_thread was called here */
+    int local_rank; /* among the ranks on this machine */
+    int mpi;        /* 1: MPI_Init_thread was called here */
+#ifdef DIST_NCCL
+    fw_nccl *nccl;  /* fw_dist_use_nccl: gradient sums through NCCL */
+#endif
 };
 
 /* Whether an MPI launcher started this process with more than one rank. */
@@ -110,6 +118,19 @@ int fw_dist_init(fw_dist **out, fw_error *err)
             fw_dist_finalize(d);
             return FW_EDEVICE;
         }
+        /* the rank among this machine's ranks: which GPU a rank takes */
+        MPI_Comm node;
+        rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL,
+                                 &node);
+        if (rc == MPI_SUCCESS) {
+            rc = MPI_Comm_rank(node, &d->local_rank);
+            MPI_Comm_free(&node);
+        }
+        if (rc != MPI_SUCCESS) {
+            mpi_check(rc, "MPI_Comm_split_type", __FILE__, __LINE__, err);
+            fw_dist_finalize(d);
+            return FW_EDEVICE;
+        }
     }
 #else
     if (launched_with_ranks()) { /* N copies of one process would each own a run */
@@ -128,6 +149,9 @@ void fw_dist_finalize(fw_dist *d)
 {
     if (!d)
         return;
+#ifdef DIST_NCCL
+    fw_nccl_destroy(d->nccl);
+#endif
 #ifdef HAVE_MPI
     if (d->mpi)
         MPI_Finalize();
@@ -136,6 +160,25 @@ void fw_dist_finalize(fw_dist *d)
 }
 
 int fw_dist_rank(const fw_dist *d) { return d ? d->rank : 0; }
+int fw_dist_local_rank(const fw_dist *d) { return d ? d->local_rank : 0; }
+
+int fw_dist_use_nccl(fw_dist *d, int device, fw_error *err)
+{
+    if (!d || d->size <= 1)
+        return FW_OK;
+#ifdef DIST_NCCL
+    if (d->nccl)
+        return FW_OK;
+    unsigned char id[FW_NCCL_ID_BYTES] = {0};
+    if (d->rank == 0)
+        FW_TRY(fw_nccl_unique_id(id, err));
+    FW_TRY(fw_dist_bcast(d, id, sizeof id, err));
+    return fw_nccl_create(id, d->rank, d->size, device, &d->nccl, err);
+#else
+    (void)device;
+    return fw_fail(err, FW_EUNSUPPORTED, "dist: this build has no NCCL (CUDA toolkit and MPI)");
+#endif
+}
 int fw_dist_size(const fw_dist *d) { return d ? d->size : 1; }
 
 void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
@@ -147,7 +190,13 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
         if (MPI_Get_library_version(lib, &len) != MPI_SUCCESS)
             snprintf(lib, sizeof lib, "MPI");
         lib[strcspn(lib, ",\n")] = '\0';
-        snprintf(buf, cap, "%d ranks (%s)", d->size, lib);
+        snprintf(buf, cap, "%d ranks (%s%s)", d->size, lib,
+#ifdef DIST_NCCL
+                 d->nccl ? ", gradients over NCCL" : ""
+#else
+                 ""
+#endif
+        );
         return;
     }
     snprintf(buf, cap, "single process");
@@ -159,6 +208,10 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
 
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
 {
+#ifdef DIST_NCCL
+    if (d && d->nccl)
+        return fw_nccl_allreduce_sum(d->nccl, buf, n, err);
+#endif
 #ifdef HAVE_MPI
     if (d && d->mpi)
         for (size_t off = 0; off < n; off += CHUNK) {

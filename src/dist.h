@@ -38,6 +38,16 @@ int fw_dist_init(fw_dist **out, fw_error *err);
 void fw_dist_finalize(fw_dist *d);
 
 int fw_dist_rank(const fw_dist *d); /* 0..size-1; 0 for d NULL */
+/* The rank among the ranks on this machine (MPI_COMM_TYPE_SHARED): the GPU a
+ * rank takes. 0 for d NULL or one rank. */
+int fw_dist_local_rank(const fw_dist *d);
+/* GPU ranks (collective: every rank calls it): rank 0 makes an NCCL unique
+ * id, MPI broadcasts it, and every rank joins an NCCL communicator on its GPU
+ * `device`; from then on fw_dist_allreduce_sum_f32 (the gradient sum) runs on
+ * NCCL (gpu/nccl_comm.h: asynchronous errors abort the communicator and come
+ * back as errors). No-op with one rank; FW_EUNSUPPORTED in a build without
+ * CUDA or MPI. */
+int fw_dist_use_nccl(fw_dist *d, int device, fw_error *err);
 int fw_dist_size(const fw_dist *d); /* >= 1; 1 for d NULL */
 /* Whether this build has MPI (multi-rank groups possible at all). */
 int fw_dist_available(void);

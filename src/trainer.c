@@ -420,6 +420,37 @@ static int open_loader(fw_trainer *t, long start_epoch, long start_batch, long e
     return fw_loader_open(out, &t->data.cache, &t->sampler, &lo, err);
 }
 
+/* The GPU this process trains on. One process: cuda[:N] (a list is refused:
+ * one GPU per process). Several ranks: the GPUs of the list (or 0, 1, ... for
+ * plain cuda) taken by the rank's index among this machine's ranks. */
+static int gpu_of_this_rank(const fw_trainer *t, int *gpu, int *cuda, fw_error *err)
+{
+    int ids[64] = {0}, n_ids = 0;
+    FW_TRY(fw_run_config_device_parse(t->cfg.device, cuda, ids, 64, &n_ids, err));
+    *gpu = ids[0];
+    if (!*cuda)
+        return FW_OK;
+    int local = fw_dist_local_rank(t->opts.dist);
+    if (n_ranks(t) <= 1) {
+        if (n_ids > 1)
+            return fw_fail(err, FW_EUNSUPPORTED,
+                           "device=%s: one process trains on one GPU; for several, start one "
+                           "process per GPU: mpirun -np %d flukewatch train ... device=%s",
+                           t->cfg.device, n_ids, t->cfg.device);
+        return FW_OK;
+    }
+    if (strcmp(t->cfg.device, "cuda") == 0)
+        *gpu = local;
+    else if (local < n_ids && local < 64)
+        *gpu = ids[local];
+    else
+        return fw_fail(err, FW_EINVAL,
+                       "device=%s lists %d GPU(s) but this machine runs at least %d ranks "
+                       "(local rank %d): list one GPU per rank, or use device=cuda",
+                       t->cfg.device, n_ids, local + 1, local);
+    return FW_OK;
+}
+
 static int create_learner(fw_trainer *t, fw_error *err)
 {
     fw_learner_config lc;
@@ -428,20 +459,17 @@ static int create_learner(fw_trainer *t, fw_error *err)
     lc.dist = t->opts.dist;
     fw_learner_destroy(t->learner);
     t->learner = NULL;
-    int cuda = 0, ids[1] = {0}, n_ids = 0;
-    FW_TRY(fw_run_config_device_parse(t->cfg.device, &cuda, ids, 1, &n_ids, err));
-    if (n_ids > 1)
-        return fw_fail(err, FW_EUNSUPPORTED,
-                       "device=%s: one process trains on one GPU for now; for several, start "
-                       "one process per GPU with mpirun (see flukewatch(1), DATA PARALLEL)",
-                       t->cfg.device);
+    int gpu = 0, cuda = 0;
+    FW_TRY(gpu_of_this_rank(t, &gpu, &cuda, err));
     const fw_backend_ops *ops;
     fw_backend_options bopt;
-    FW_TRY(fw_backend_for_device(t->cfg.device, ids[0], t->cfg.precision, lc.threads, &ops,
-                                 &bopt, err));
+    FW_TRY(fw_backend_for_device(t->cfg.device, gpu, t->cfg.precision, lc.threads, &ops, &bopt,
+                                 err));
     lc.device = bopt.device;
     lc.precision = bopt.precision;
-    return fw_learner_create(ops, &lc, &t->learner, err);
+    FW_TRY(fw_learner_create(ops, &lc, &t->learner, err));
+    /* GPU ranks sum their gradients over NCCL (collective: every rank is here) */
+    return cuda && n_ranks(t) > 1 ? fw_dist_use_nccl(t->opts.dist, gpu, err) : FW_OK;
 }
 
 /* The LR finder's observer: each point goes to the store as it is made
