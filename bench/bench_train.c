@@ -5,7 +5,10 @@
  *   bench/bench_train [--arch 18] [--threads 2] [--batch 32] [--height 128]
  *       [--width 256] [--channels 1] [--dim 512] [--mult 1] [--iters 8]
  *       [--warmup 2] [--device cpu|cuda[:N]] [--precision fp32|bf16|fp16]
- *       [--profile]
+ *       [--resident] [--profile]
+ * On a GPU (or with --resident) the batch and the embedding gradient are
+ * backend tensors uploaded once, as the PyTorch peer keeps its tensors on the
+ * GPU; otherwise host arrays copied in every step.
  *
  * Training step = zero grads + forward (train mode) + backward from a fixed
  * d_embedding + one fw_optim_step (src/optim.h): SGD, momentum 0.9, weight
@@ -240,7 +243,7 @@ static double sgemm_gflops(int reps)
 
 /* ---- the benchmark ---- */
 typedef struct {
-    int arch, threads, batch, height, width, channels, dim, iters, warmup, profile;
+    int arch, threads, batch, height, width, channels, dim, iters, warmup, profile, resident;
     float mult;
     const char *device;
     fw_precision precision;
@@ -248,7 +251,7 @@ typedef struct {
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){18, 2, 32, 128, 256, 1, 512, 8, 2, 0, 1.0f, "cpu", FW_PRECISION_FP32};
+    *o = (options){18, 2, 32, 128, 256, 1, 512, 8, 2, 0, 0, 1.0f, "cpu", FW_PRECISION_FP32};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *dst = !strcmp(a, "--arch") ? &o->arch : !strcmp(a, "--threads") ? &o->threads
@@ -259,6 +262,8 @@ static int parse(int argc, char **argv, options *o)
                  : NULL;
         if (!strcmp(a, "--profile")) {
             o->profile = 1;
+        } else if (!strcmp(a, "--resident")) {
+            o->resident = 1;
         } else if (!strcmp(a, "--device") && v) {
             o->device = v;
             i++;
@@ -295,12 +300,39 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
-static int train_step(fw_model *m, fw_optim *opt, const float *x, const float *g, float *emb,
+/* The batch and the embedding gradient: host arrays (the CPU benchmark copies
+ * them in every step, as training does), or on a GPU backend tensors uploaded
+ * once (as the PyTorch peer keeps its tensors on the GPU; training there makes
+ * its input on the device with augment_on=device). */
+typedef struct bench_input {
+    const float *x, *g;
+    float *emb;
+    fw_tensor *xt, *gt; /* NULL: host arrays */
+} bench_input;
+
+static int infer_step(fw_model *m, fw_backend *be, const bench_input *in, const options *o,
+                      fw_error *err)
+{
+    if (!in->xt)
+        return fw_model_forward(m, 0, 0, in->x, o->batch, o->height, o->width, in->emb, err);
+    const fw_tensor *emb;
+    FW_TRY(fw_model_forward_tensor(m, 0, 0, in->xt, &emb, err));
+    return wrapped.tensor_copy_out(be, emb, in->emb, err); /* waits for the device */
+}
+
+static int train_step(fw_model *m, fw_backend *be, fw_optim *opt, const bench_input *in,
                       const options *o, uint64_t step, fw_error *err)
 {
     fw_model_zero_grad(m);
-    FW_TRY(fw_model_forward(m, 1, step, x, o->batch, o->height, o->width, emb, err));
-    FW_TRY(fw_model_backward(m, g, err));
+    if (in->xt) {
+        const fw_tensor *emb;
+        FW_TRY(fw_model_forward_tensor(m, 1, step, in->xt, &emb, err));
+        FW_TRY(fw_model_backward_tensor(m, in->gt, err));
+        FW_TRY(wrapped.sync(be, err)); /* the gradients on the host */
+    } else {
+        FW_TRY(fw_model_forward(m, 1, step, in->x, o->batch, o->height, o->width, in->emb, err));
+        FW_TRY(fw_model_backward(m, in->g, err));
+    }
     double t0 = now();
     int rc = fw_optim_step(opt, err);
     prof_s[P_OPTIM] += now() - t0;
@@ -370,19 +402,30 @@ int main(int argc, char **argv)
         x[i] = fw_rng_normal(&r);
     for (size_t i = 0; i < ng; i++)
         g[i] = fw_rng_normal(&r);
+    bench_input in = {.x = x, .g = g, .emb = emb};
     int rc = 0;
+    if (!on_cpu || o.resident) {
+        rc = wrapped.tensor_create(be, &in.xt, &err);
+        if (rc == 0)
+            rc = wrapped.tensor_create(be, &in.gt, &err);
+        if (rc == 0)
+            rc = wrapped.tensor_copy_in(
+                be, in.xt, (fw_shape){o.batch, o.channels, o.height, o.width}, x, &err);
+        if (rc == 0)
+            rc = wrapped.tensor_copy_in(be, in.gt, (fw_shape){o.batch, o.dim, 1, 1}, g, &err);
+    }
     double fwd_flops = 0, first_flops = 0;
     for (int kind = 0; kind < 2 && !rc; kind++) {
         const char *name = kind == 0 ? "train" : "infer";
         for (int i = 0; i < o.warmup && !rc; i++)
-            rc = kind == 0 ? train_step(m, opt, x, g, emb, &o, (uint64_t)i, &err)
-                           : fw_model_forward(m, 0, 0, x, o.batch, o.height, o.width, emb, &err);
+            rc = kind == 0 ? train_step(m, be, opt, &in, &o, (uint64_t)i, &err)
+                           : infer_step(m, be, &in, &o, &err);
         prof_reset();
         double t0 = now(), fastest = 1e30;
         for (int i = 0; i < o.iters && !rc; i++) {
             double tb = now();
-            rc = kind == 0 ? train_step(m, opt, x, g, emb, &o, (uint64_t)i, &err)
-                           : fw_model_forward(m, 0, 0, x, o.batch, o.height, o.width, emb, &err);
+            rc = kind == 0 ? train_step(m, be, opt, &in, &o, (uint64_t)i, &err)
+                           : infer_step(m, be, &in, &o, &err);
             if (now() - tb < fastest)
                 fastest = now() - tb;
         }
@@ -412,6 +455,8 @@ int main(int argc, char **argv)
             printf("flukewatch sgemm n=1024 threads=%d gflops=%.1f\n", o.threads,
                    sgemm_gflops(5));
     }
+    wrapped.tensor_free(be, in.xt);
+    wrapped.tensor_free(be, in.gt);
     free(x);
     free(g);
     free(emb);
