@@ -554,7 +554,7 @@ static int new_run(const fw_command *cmd, int argc, char **argv, int lr_find_onl
         snprintf(devices, sizeof devices, "%s x%d ranks (MPI)", cfg.device,
                  fw_dist_size(dc->d));
     if (code == FW_EXIT_OK && fw_trainer_create_run_on(s, &cfg, a.name, NULL, lr_find_only,
-                                                       "cpu", devices, run_id, &err) != FW_OK)
+                                                       NULL, devices, run_id, &err) != FW_OK)
         code = fw_cli_report(cmd, &err);
     fw_store_close(s);
     if (code == FW_EXIT_OK) {

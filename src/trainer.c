@@ -924,7 +924,7 @@ int fw_trainer_create_run(fw_store *s, const fw_run_config *cfg, const char *nam
                           const char *parent, int lr_find_only, char id_out[FW_RUN_ID_CAP],
                           fw_error *err)
 {
-    return fw_trainer_create_run_on(s, cfg, name, parent, lr_find_only, "cpu", "", id_out, err);
+    return fw_trainer_create_run_on(s, cfg, name, parent, lr_find_only, NULL, "", id_out, err);
 }
 
 int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *name,
@@ -935,7 +935,11 @@ int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *
     FW_TRY(fw_run_config_format(cfg, &text, err));
     fw_run_spec spec = {.name = (name && *name) ? name : lr_find_only ? "lr-find" : "train",
                         .parent = (parent && *parent) ? parent : NULL,
-                        .config = text, .backend = backend, .devices = devices};
+                        .config = text, .devices = devices,
+                        /* NULL: the backend the run's device selects */
+                        .backend = backend                             ? backend
+                                   : strcmp(cfg->device, "cpu") == 0 ? "cpu"
+                                                                     : "cuda"};
     int rc = fw_store_run_create(s, &spec, id_out, err);
     free(text);
     return rc;

@@ -125,7 +125,8 @@ int fw_trainer_create_run(fw_store *s, const fw_run_config *cfg, const char *nam
                           fw_error *err);
 
 /* The same with the run's backend and devices fields given (e.g. "cpu" and
- * "cpu x2 ranks (MPI)" for a data-parallel run). */
+ * "cpu x2 ranks (MPI)" for a data-parallel run; backend NULL: "cpu" or "cuda"
+ * from the config's device). */
 int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *name,
                              const char *parent, int lr_find_only, const char *backend,
                              const char *devices, char id_out[FW_RUN_ID_CAP], fw_error *err);

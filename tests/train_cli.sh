@@ -152,18 +152,28 @@ wait_for 10 sh -c "! kill -0 $pid 2>/dev/null"
 ok_if "the owner process exited" sh -c "! kill -0 $pid 2>/dev/null"
 
 # ---- SIGTERM on a foreground run: checkpoint, interrupted, exit 1 -------------------
+# $out is emptied first: the background job's own `>"$out"` may run after the
+# wait below has started, which would otherwise read the previous command's
+# output (the old flake of this part).
+: >"$out"
 # shellcheck disable=SC2086
 "$FLUKEWATCH" train --dataset "$data" --name term $tiny epochs=200 eval_every=0 >"$out" 2>&1 &
 tpid=$!
-wait_for 30 sh -c "head -n 1 '$out' | grep -q '^r'"
+wait_for 120 sh -c "head -n 1 '$out' | grep -q '^r'"
 run=$(head -n 1 "$out")
-wait_for 60 has_steps
+ok_if "SIGTERM: the foreground run printed its id" test -n "$run"
+wait_for 120 has_steps
 kill -TERM $tpid
 wait $tpid
 rc=$?
 ok_if "SIGTERM: exit 1" test $rc -eq 1
-ok_if "SIGTERM: interrupted" test "$(status "$run")" = interrupted ||
-    { echo "# status $(status "$run"); events:"; q "SELECT kind, message FROM events WHERE run_id = '$run'" | sed 's/^/#   /'; cat "$out" | sed 's/^/# out: /'; }
+st=$(status "$run")
+ok_if "SIGTERM: interrupted" test "$st" = interrupted
+if [ "$st" != interrupted ]; then
+    echo "# run '$run' status '$st'; events:"
+    q "SELECT kind, message FROM events WHERE run_id = '$run'" | sed 's/^/#   /'
+    sed 's/^/# out: /' "$out"
+fi
 ok_if "SIGTERM: says how to resume" grep -q "flukewatch resume $run" "$out"
 "$FLUKEWATCH" resume r0001 >"$out" 2>&1
 ok_if "resume of a finished run: exit 1" test $? -eq 1
