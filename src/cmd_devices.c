@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "parallel.h"
 #include "sanitize.h"
 #ifdef HAVE_CUDA
@@ -54,13 +55,17 @@ static int run(int argc, char **argv)
     for (int d = 0; d < info.device_count; d++) {
         char name[256];
         const fw_gpu_device *g = &info.devices[d];
-        printf("cuda:%-3d %s, %.1f GiB, compute %d.%d, %d SMs\n", d,
+        printf("cuda:%-3d %s, %.1f GiB, compute %d.%d, %d SMs, precision=auto is %s\n", d,
                fw_sanitize(g->name, name, sizeof name), g->total_memory / 1073741824.0,
-               g->cc_major, g->cc_minor, g->multiprocessors);
+               g->cc_major, g->cc_minor, g->multiprocessors, g->cc_major >= 8 ? "bf16" : "fp32");
     }
 #else
     printf("gpu      not compiled in (configure found no CUDA toolkit)\n");
 #endif
+    if (fw_dist_available())
+        printf("mpi      data parallel over processes: mpirun -np N flukewatch train ...\n");
+    else
+        printf("mpi      not compiled in (configure found no Open MPI)\n");
     return FW_EXIT_OK;
 }
 
@@ -69,7 +74,9 @@ const fw_command fw_cmd_devices = {
     "",
     "List the CPU and GPUs that training can use, with library versions.",
     "Prints one line for the CPU (threads, oneDNN version and instruction set),\n"
-    "one for the CUDA libraries when the GPU backend is compiled in, and one per\n"
-    "GPU. On a machine without a GPU or driver it says so and exits 0.\n",
+    "one for the CUDA libraries when the GPU backend is compiled in, one per GPU\n"
+    "(with what precision=auto picks there), and one saying whether multi-process\n"
+    "data parallel training (mpirun) is compiled in. On a machine without a GPU or\n"
+    "driver it says so and exits 0.\n",
     run,
 };
