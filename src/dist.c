@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include "dist.h"
+#include "dist_group.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ struct fw_dist {
     int rank, size;
     int local_rank; /* among the ranks on this machine */
     int mpi;        /* 1: MPI_Init_thread was called here */
+    fw_dist_group *group; /* a member of an in-process group (dist_group.h) */
 #ifdef DIST_NCCL
     fw_nccl *nccl;  /* fw_dist_use_nccl: gradient sums through NCCL */
 #endif
@@ -145,6 +147,23 @@ int fw_dist_init(fw_dist **out, fw_error *err)
     return 0;
 }
 
+int fw_dist_group_member(fw_dist_group *g, int rank, fw_dist **out, fw_error *err)
+{
+    *out = NULL;
+    if (rank < 0 || rank >= fw_dist_group_size(g))
+        return fw_fail(err, FW_EINVAL, "replicas: member %d of %d", rank,
+                       fw_dist_group_size(g));
+    fw_dist *d = calloc(1, sizeof *d);
+    if (!d)
+        return fw_fail(err, FW_ENOMEM, "dist: out of memory");
+    d->rank = rank;
+    d->size = fw_dist_group_size(g);
+    d->local_rank = rank; /* one process: every member is local */
+    d->group = g;
+    *out = d;
+    return FW_OK;
+}
+
 void fw_dist_finalize(fw_dist *d)
 {
     if (!d)
@@ -183,6 +202,10 @@ int fw_dist_size(const fw_dist *d) { return d ? d->size : 1; }
 
 void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
 {
+    if (d && d->group) {
+        snprintf(buf, cap, "%d replicas in one process", d->size);
+        return;
+    }
 #ifdef HAVE_MPI
     if (d && d->mpi) {
         char lib[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -208,6 +231,8 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
 
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
 {
+    if (d && d->group)
+        return fw_dist_group_sum_f32(d->group, d->rank, buf, n, err);
 #ifdef DIST_NCCL
     if (d && d->nccl)
         return fw_nccl_allreduce_sum(d->nccl, buf, n, err);
@@ -228,6 +253,8 @@ int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
 
 int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err)
 {
+    if (d && d->group)
+        return fw_dist_group_sum_f64(d->group, d->rank, buf, n, err);
 #ifdef HAVE_MPI
     if (d && d->mpi)
         for (size_t off = 0; off < n; off += CHUNK) {
@@ -244,6 +271,8 @@ int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err)
 
 int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err)
 {
+    if (d && d->group)
+        return fw_dist_group_max_int(d->group, d->rank, value, err);
 #ifdef HAVE_MPI
     if (d && d->mpi) {
         MPI_Request req;
@@ -259,6 +288,8 @@ int fw_dist_allreduce_max_int(fw_dist *d, int *value, fw_error *err)
 
 int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw_error *err)
 {
+    if (d && d->group)
+        return fw_dist_group_allgather(d->group, d->rank, send, recv, bytes, err);
 #ifdef HAVE_MPI
     if (d && d->mpi) {
         if (bytes > INT_MAX)
@@ -278,6 +309,8 @@ int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw
 
 int fw_dist_bcast(fw_dist *d, void *buf, size_t bytes, fw_error *err)
 {
+    if (d && d->group)
+        return fw_dist_group_bcast(d->group, d->rank, buf, bytes, err);
 #ifdef HAVE_MPI
     if (d && d->mpi)
         for (size_t off = 0; off < bytes; off += CHUNK) {
@@ -292,6 +325,8 @@ int fw_dist_bcast(fw_dist *d, void *buf, size_t bytes, fw_error *err)
 
 int fw_dist_barrier(fw_dist *d, fw_error *err)
 {
+    if (d && d->group)
+        return fw_dist_group_barrier(d->group, err);
 #ifdef HAVE_MPI
     if (d && d->mpi) {
         MPI_Request req;
@@ -306,6 +341,10 @@ int fw_dist_barrier(fw_dist *d, fw_error *err)
 
 void fw_dist_abort(fw_dist *d, int code)
 {
+    if (d && d->group) {
+        fw_dist_group_break(d->group);
+        return;
+    }
 #ifdef HAVE_MPI
     if (d && d->mpi && d->size > 1)
         MPI_Abort(MPI_COMM_WORLD, code ? code : 1);

@@ -67,8 +67,17 @@ int fw_dist_allgather(fw_dist *d, const void *send, void *recv, size_t bytes, fw
 /* buf (bytes) = rank 0's buf on every rank. */
 int fw_dist_bcast(fw_dist *d, void *buf, size_t bytes, fw_error *err);
 int fw_dist_barrier(fw_dist *d, fw_error *err);
-/* End every rank (MPI_Abort with code) when d has more than one rank; else return. */
+/* End every rank (MPI_Abort with code) when d has more than one rank; else
+ * return. A member of an in-process group breaks the group instead: every
+ * member's collectives then fail. */
 void fw_dist_abort(fw_dist *d, int code);
+
+/* Member `rank` of an in-process group (dist_group.h): the same collectives,
+ * met in shared memory by the group's threads; abort breaks the group instead
+ * of ending the process. Free each member with fw_dist_finalize (it frees
+ * only the member), then the group. */
+struct fw_dist_group;
+int fw_dist_group_member(struct fw_dist_group *g, int rank, fw_dist **out, fw_error *err);
 
 /* The sync function for bn_set_sync (backend.h): ctx is the fw_dist. */
 int fw_dist_bn_sync(void *ctx, double *sums, int n, fw_error *err);

@@ -216,6 +216,9 @@ _Static_assert(FW_RUN_LOSS_ARCFACE == 1 && FW_RUN_LOSS_SOFTMAX == 2 && FW_RUN_LO
     X("augment_on", FW_CFG_ENUM, 0, 0, "auto|loader|device", F_ENUM, augment_on, augment_on,   \
       NULL, "where training images are augmented: the loader's threads, or the device "        \
       "(the backend's augment_batch on the resident image cache); auto: device on a GPU")      \
+    X("replicas", FW_CFG_INT, 0, 64, NULL, F_INT, replicas, replicas, NULL,                    \
+      "data-parallel replicas in this process, one thread each (0: one per GPU of a "          \
+      "device=cuda:A,B list, else 1)")                                                          \
     X("micro_batches", FW_CFG_INT, 1, 1024, NULL, F_INT, micro_batches, micro_batches, NULL,   \
       "run each batch as this many micro-batches, accumulating gradients (set automatically "  \
       "when the device runs out of memory at start-up)")                                        \

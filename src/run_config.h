@@ -94,6 +94,7 @@ typedef struct fw_run_config {
     fw_precision precision;         /* "precision" fp32 | bf16 | fp16 (cpu: fp32 only) */
     char device[FW_RUN_DEVICE_MAX]; /* "device" cpu | cuda | cuda:N[,M...] */
     int micro_batches;              /* "micro_batches": gradient accumulation per batch */
+    int replicas;                   /* "replicas": in-process data parallel (0: auto) */
     fw_augment_on augment_on;       /* "augment_on" auto | loader | device */
     int threads;                    /* "threads": compute threads (0: all CPUs) */
     int loader_threads;             /* "loader_threads" (0: same as threads) */

@@ -14,6 +14,7 @@
 #include "backend_select.h"
 #include "ckpt_store.h"
 #include "dataset.h"
+#include "dist_group.h"
 #include "fileio.h"
 #include "loader.h"
 #include "parallel.h"
@@ -28,6 +29,12 @@
 struct fw_trainer {
     /* set before the thread starts, then read-only */
     fw_trainer_opts opts;
+    /* in-process replicas (replicas=N or device=cuda:A,B): this trainer is
+     * member 0 of `group` and owns the others, joined by fw_trainer_join */
+    fw_dist_group *group;
+    fw_dist *member;          /* this trainer's member of the group (owned) */
+    struct fw_trainer **replicas; /* (n_replicas) members 1.. */
+    int n_replicas;
     char workspace[FW_RUN_PATH_MAX];
     char run_id[FW_RUN_ID_CAP];
     char cache_dir[FW_RUN_PATH_MAX];
@@ -433,10 +440,10 @@ static int gpu_of_this_rank(const fw_trainer *t, int *gpu, int *cuda, fw_error *
     int local = fw_dist_local_rank(t->opts.dist);
     if (n_ranks(t) <= 1) {
         if (n_ids > 1)
-            return fw_fail(err, FW_EUNSUPPORTED,
-                           "device=%s: one process trains on one GPU; for several, start one "
-                           "process per GPU: mpirun -np %d flukewatch train ... device=%s",
-                           t->cfg.device, n_ids, t->cfg.device);
+            return fw_fail(err, FW_EINVAL,
+                           "device=%s lists %d GPUs but replicas=1: one replica trains on one "
+                           "GPU (replicas=0 gives one per listed GPU)",
+                           t->cfg.device, n_ids);
         return FW_OK;
     }
     if (strcmp(t->cfg.device, "cuda") == 0)
@@ -878,6 +885,10 @@ static void *thread_main(void *arg)
     fw_trainer *t = arg;
     fw_error err = {0};
     int rc = run(t, &err);
+    /* A failed in-process replica breaks its group, so that no other replica
+     * waits for it in a collective (an MPI rank's failure is cmd_train's). */
+    if (rc != FW_OK && t->member)
+        fw_dist_abort(t->member, 1);
     /* Record the outcome (a fresh error for the bookkeeping itself). */
     fw_error e2 = {0};
     if (t->store && t->mw) {
@@ -945,7 +956,10 @@ int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *
     return rc;
 }
 
-int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *err)
+/* One trainer thread; member: its in-process replica group member (owned
+ * from here on), or NULL. */
+static int start_one(const fw_trainer_opts *opts, fw_dist *member, fw_trainer **out,
+                     fw_error *err)
 {
     *out = NULL;
     FW_TRY(fw_run_config_validate(opts->cfg, err));
@@ -953,6 +967,7 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
     if (!t)
         return fw_fail(err, FW_ENOMEM, "out of memory");
     t->opts = *opts;
+    t->member = member;
     t->cfg = *opts->cfg;
     t->last_saved_step = -1;
     t->st.best_map5 = t->st.last_map5 = -1;
@@ -984,6 +999,72 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
     return FW_OK;
 }
 
+/* Replicas in this process: replicas=N, else one per GPU of a cuda list; 1
+ * under MPI (each process is one replica there). */
+static int replicas_wanted(const fw_trainer_opts *opts, fw_error *err)
+{
+    if (fw_dist_size(opts->dist) > 1)
+        return 1;
+    int cuda = 0, n_ids = 0;
+    if (fw_run_config_device_parse(opts->cfg->device, &cuda, NULL, 0, &n_ids, err) != FW_OK)
+        return -1;
+    if (opts->cfg->replicas > 0)
+        return opts->cfg->replicas;
+    return cuda && n_ids > 1 ? n_ids : 1;
+}
+
+int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *err)
+{
+    *out = NULL;
+    int n = replicas_wanted(opts, err);
+    if (n < 0)
+        return FW_EINVAL;
+    if (n <= 1)
+        return start_one(opts, NULL, out, err);
+    fw_dist_group *g = NULL;
+    FW_TRY(fw_dist_group_create(n, &g, err));
+    fw_dist **members = calloc((size_t)n, sizeof *members);
+    fw_trainer **replicas = calloc((size_t)n - 1, sizeof *replicas);
+    int rc = members && replicas ? FW_OK : fw_fail(err, FW_ENOMEM, "replicas: out of memory");
+    for (int r = 0; rc == FW_OK && r < n; r++)
+        rc = fw_dist_group_member(g, r, &members[r], err);
+    fw_trainer *root = NULL;
+    fw_trainer_opts o = *opts;
+    if (rc == FW_OK) {
+        o.dist = members[0];
+        rc = start_one(&o, members[0], &root, err);
+    }
+    int started = 0;
+    for (int r = 1; rc == FW_OK && r < n; r++) {
+        o.dist = members[r];
+        rc = start_one(&o, members[r], &replicas[r - 1], err);
+        if (rc == FW_OK)
+            started++;
+    }
+    if (rc != FW_OK) { /* the started ones wait for the rest: break and join them */
+        fw_dist_group_break(g);
+        fw_error ignored;
+        if (root)
+            fw_trainer_join(root, NULL, &ignored);
+        for (int r = 0; r < started; r++)
+            fw_trainer_join(replicas[r], NULL, &ignored);
+        for (int r = started + 1; members && r < n; r++)
+            fw_dist_finalize(members[r]);
+        if (!root && members)
+            fw_dist_finalize(members[0]);
+        free(members);
+        free(replicas);
+        fw_dist_group_free(g);
+        return rc;
+    }
+    root->group = g; /* read by fw_trainer_join only */
+    root->replicas = replicas;
+    root->n_replicas = n - 1;
+    free(members); /* each trainer owns its member now */
+    *out = root;
+    return FW_OK;
+}
+
 int fw_trainer_join(fw_trainer *t, int *stopped, fw_error *err)
 {
     pthread_join(t->thread, NULL);
@@ -992,6 +1073,20 @@ int fw_trainer_join(fw_trainer *t, int *stopped, fw_error *err)
         *err = t->err;
     if (stopped)
         *stopped = t->stopped;
+    /* The replicas end with the root (the same steps, the same stop); the
+     * first failure among them is the run's if the root itself succeeded. */
+    for (int r = 0; r < t->n_replicas; r++) {
+        fw_error rerr = {0};
+        int rrc = fw_trainer_join(t->replicas[r], NULL, &rerr);
+        if (rc == FW_OK && rrc != FW_OK) {
+            rc = rrc;
+            if (err)
+                *err = rerr;
+        }
+    }
+    free(t->replicas);
+    fw_dist_finalize(t->member);
+    fw_dist_group_free(t->group);
     free(t->config_text);
     free(t->epoch_log);
     pthread_mutex_destroy(&t->mu);
