@@ -229,6 +229,21 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap)
 #endif
 }
 
+#ifdef HAVE_MPI
+/* buf[0..n) of `type` (elem bytes each) summed over the ranks in place, in
+ * chunks that fit MPI's int counts. */
+static int mpi_sum(void *buf, size_t n, MPI_Datatype type, size_t elem, fw_error *err)
+{
+    for (size_t off = 0; off < n; off += CHUNK) {
+        int cnt = (int)(n - off < CHUNK ? n - off : CHUNK);
+        MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * elem, cnt, type, MPI_SUM,
+                              MPI_COMM_WORLD),
+                err);
+    }
+    return 0;
+}
+#endif
+
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
 {
     if (d && d->group)
@@ -239,12 +254,7 @@ int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
 #endif
 #ifdef HAVE_MPI
     if (d && d->mpi)
-        for (size_t off = 0; off < n; off += CHUNK) {
-            int cnt = (int)(n - off < CHUNK ? n - off : CHUNK);
-            MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_FLOAT, MPI_SUM,
-                                  MPI_COMM_WORLD),
-                    err);
-        }
+        return mpi_sum(buf, n, MPI_FLOAT, sizeof *buf, err);
 #else
     (void)d, (void)buf, (void)n, (void)err;
 #endif
@@ -257,12 +267,7 @@ int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err)
         return fw_dist_group_sum_f64(d->group, d->rank, buf, n, err);
 #ifdef HAVE_MPI
     if (d && d->mpi)
-        for (size_t off = 0; off < n; off += CHUNK) {
-            int cnt = (int)(n - off < CHUNK ? n - off : CHUNK);
-            MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, buf + off, cnt, MPI_DOUBLE, MPI_SUM,
-                                  MPI_COMM_WORLD),
-                    err);
-        }
+        return mpi_sum(buf, n, MPI_DOUBLE, sizeof *buf, err);
 #else
     (void)d, (void)buf, (void)n, (void)err;
 #endif

@@ -76,55 +76,37 @@ static int publish(fw_dist_group *g, int rank, const void *buf, fw_error *err)
     return fw_dist_group_barrier(g, err);
 }
 
-int fw_dist_group_sum_f32(fw_dist_group *g, int rank, float *buf, size_t n, fw_error *err)
-{
-    if (g->n == 1 || n == 0)
-        return FW_OK;
-    float *sum = malloc(n * sizeof *sum);
-    if (!sum) {
-        fw_dist_group_break(g);
-        return fw_fail(err, FW_ENOMEM, "replicas: out of memory for a %zu-float sum", n);
+/* buf[0..n) of T = the sum over the members, in rank order (the same bits on
+ * every member): publish, sum everyone's buffers privately, wait until all
+ * have read, write back. */
+#define GROUP_SUM(name, T)                                                                 \
+    int name(fw_dist_group *g, int rank, T *buf, size_t n, fw_error *err)                  \
+    {                                                                                      \
+        if (g->n == 1 || n == 0)                                                           \
+            return FW_OK;                                                                  \
+        T *sum = malloc(n * sizeof *sum);                                                  \
+        if (!sum) {                                                                        \
+            fw_dist_group_break(g);                                                        \
+            return fw_fail(err, FW_ENOMEM, "replicas: out of memory for a sum of %zu", n); \
+        }                                                                                  \
+        int rc = publish(g, rank, buf, err);                                               \
+        if (rc == FW_OK) {                                                                 \
+            memcpy(sum, g->slot[0], n * sizeof *sum);                                      \
+            for (int r = 1; r < g->n; r++) {                                               \
+                const T *other = g->slot[r];                                               \
+                for (size_t i = 0; i < n; i++)                                             \
+                    sum[i] += other[i];                                                    \
+            }                                                                              \
+            rc = fw_dist_group_barrier(g, err);                                            \
+        }                                                                                  \
+        if (rc == FW_OK)                                                                   \
+            memcpy(buf, sum, n * sizeof *sum);                                             \
+        free(sum);                                                                         \
+        return rc;                                                                         \
     }
-    int rc = publish(g, rank, buf, err);
-    if (rc == FW_OK) {
-        memcpy(sum, g->slot[0], n * sizeof *sum);
-        for (int r = 1; r < g->n; r++) {
-            const float *other = g->slot[r];
-            for (size_t i = 0; i < n; i++)
-                sum[i] += other[i];
-        }
-        rc = fw_dist_group_barrier(g, err); /* every member has read every buffer */
-    }
-    if (rc == FW_OK)
-        memcpy(buf, sum, n * sizeof *sum);
-    free(sum);
-    return rc;
-}
 
-int fw_dist_group_sum_f64(fw_dist_group *g, int rank, double *buf, size_t n, fw_error *err)
-{
-    if (g->n == 1 || n == 0)
-        return FW_OK;
-    double *sum = malloc(n * sizeof *sum);
-    if (!sum) {
-        fw_dist_group_break(g);
-        return fw_fail(err, FW_ENOMEM, "replicas: out of memory for a %zu-double sum", n);
-    }
-    int rc = publish(g, rank, buf, err);
-    if (rc == FW_OK) {
-        memcpy(sum, g->slot[0], n * sizeof *sum);
-        for (int r = 1; r < g->n; r++) {
-            const double *other = g->slot[r];
-            for (size_t i = 0; i < n; i++)
-                sum[i] += other[i];
-        }
-        rc = fw_dist_group_barrier(g, err);
-    }
-    if (rc == FW_OK)
-        memcpy(buf, sum, n * sizeof *sum);
-    free(sum);
-    return rc;
-}
+GROUP_SUM(fw_dist_group_sum_f32, float)
+GROUP_SUM(fw_dist_group_sum_f64, double)
 
 int fw_dist_group_max_int(fw_dist_group *g, int rank, int *value, fw_error *err)
 {

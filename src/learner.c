@@ -300,14 +300,11 @@ static int dist_forward_loss(fw_learner *l, const fw_batch_input *in, const int 
     memset(l->emb + (size_t)n * D, 0, (size_t)(max_n - n) * D * sizeof(float));
     FW_TRY(fw_dist_allgather(d, l->emb, l->gather_emb, (size_t)max_n * D * sizeof(float), err));
     /* the labels padded the same way */
-    int *mine = malloc((size_t)(max_n ? max_n : 1) * sizeof *mine);
-    if (!mine)
-        return fw_fail(err, FW_ENOMEM, "learner: out of memory");
+    /* (sent from all_lab: it holds total >= max_n ints and is filled only after) */
+    int *mine = l->all_lab;
     for (int i = 0; i < max_n; i++)
         mine[i] = i < n ? labels[i] : 0;
-    int rc = fw_dist_allgather(d, mine, l->gather_lab, (size_t)max_n * sizeof *mine, err);
-    free(mine);
-    FW_TRY(rc);
+    FW_TRY(fw_dist_allgather(d, mine, l->gather_lab, (size_t)max_n * sizeof *mine, err));
     for (int r = 0, at = 0; r < l->ranks; r++) {
         memcpy(l->all_emb + (size_t)at * D, l->gather_emb + (size_t)r * max_n * D,
                (size_t)l->counts[r] * D * sizeof(float));
