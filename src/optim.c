@@ -13,18 +13,6 @@
 #define CHUNK_ELEMS (1 << 16) /* elements per parallel work item */
 #define MAX_STEP 16777216.0   /* 2^24: float step counts stay exact below it */
 
-typedef struct trained {
-    fw_param *param;
-    fw_param *buf;        /* SGD momentum buffer / AdamW exp_avg */
-    fw_param *sq;         /* AdamW exp_avg_sq (NULL for SGD) */
-    fw_param *step;       /* (1) step count as float */
-    /* per-step coefficients, set serially before the parallel update */
-    float lr, wd;         /* effective lr (head multiplier applied) and decay */
-    int first;            /* SGD: buffer not yet initialised */
-    float step_size;      /* AdamW: lr / (1 - b1^t) */
-    float bc2_sqrt;       /* AdamW: sqrt(1 - b2^t) */
-} trained;
-
 typedef struct chunk {
     int tensor;
     int64_t begin, end;
@@ -35,11 +23,11 @@ struct fw_optim {
     double lr, momentum;
     fw_param_list *params;
     fw_param_list state;  /* owned */
-    trained *t;           /* (n_trained) */
+    fw_optim_tensor *t;   /* (n_trained) */
     int n_trained;
+    fw_optim_hyper hyper; /* the step being taken (fw_optim_prepare) */
     chunk *chunks;        /* (n_chunks) */
     long n_chunks;
-    int use_momentum;     /* SGD: momentum != 0 this step */
 };
 
 void fw_optim_config_default(fw_optim_config *cfg, fw_optim_kind kind)
@@ -144,7 +132,7 @@ int fw_optim_create(fw_optim **out, const fw_optim_config *cfg, fw_param_list *p
         fw_param *p = params->items[i];
         if (!is_trained(p))
             continue;
-        trained *t = &opt->t[opt->n_trained++];
+        fw_optim_tensor *t = &opt->t[opt->n_trained++];
         t->param = p;
         if (cfg->kind == FW_OPTIM_SGD) {
             if ((rc = add_state(opt, p, "momentum_buffer", 1, &t->buf, err)) < 0)
@@ -215,56 +203,35 @@ void fw_optim_reset(fw_optim *opt)
         memset(opt->state.items[i]->data, 0, (size_t)opt->state.items[i]->numel * sizeof(float));
 }
 
-/* SGD on elements [begin, end) of one tensor. */
-static void sgd_range(const fw_optim *opt, const trained *t, int64_t begin, int64_t end)
+fw_optim_tensor *fw_optim_tensors(fw_optim *opt, int *n)
 {
-    float *p = t->param->data, *g = t->param->grad, *buf = t->buf->data;
-    const float lr = t->lr, wd = t->wd, mom = (float)opt->momentum;
-    for (int64_t i = begin; i < end; i++) {
-        float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
-        if (opt->use_momentum) {
-            float b = t->first ? d : buf[i] * mom + d;
-            buf[i] = b;
-            d = opt->cfg.nesterov ? d + mom * b : b;
-        }
-        p[i] = p[i] + (-lr) * d;
-    }
+    *n = opt->n_trained;
+    return opt->t;
 }
 
-/* AdamW on elements [begin, end) of one tensor. */
-static void adamw_range(const fw_optim *opt, const trained *t, int64_t begin, int64_t end)
-{
-    float *p = t->param->data, *g = t->param->grad, *m = t->buf->data, *v = t->sq->data;
-    const float decay = (float)(1.0 - (double)t->lr * (double)t->wd);
-    const float b1 = (float)opt->momentum, one_b1 = (float)(1.0 - opt->momentum);
-    const float b2 = (float)opt->cfg.beta2, one_b2 = (float)(1.0 - opt->cfg.beta2);
-    const float eps = (float)opt->cfg.eps, neg_step = -t->step_size, bc2 = t->bc2_sqrt;
-    for (int64_t i = begin; i < end; i++) {
-        float pi = p[i] * decay;
-        float mi = m[i] * b1 + g[i] * one_b1;
-        float vi = v[i] * b2 + one_b2 * g[i] * g[i];
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / bc2 + eps;
-        p[i] = pi + neg_step * mi / denom;
-    }
-}
-
+/* One chunk of one tensor with the shared per-element math (optim_math.h). */
 static int update_chunk(void *ctx, long item, int worker, fw_error *err)
 {
     (void)worker;
     (void)err;
     const fw_optim *opt = ctx;
     const chunk *c = &opt->chunks[item];
-    const trained *t = &opt->t[c->tensor];
-    if (opt->cfg.kind == FW_OPTIM_SGD)
-        sgd_range(opt, t, c->begin, c->end);
-    else
-        adamw_range(opt, t, c->begin, c->end);
+    const fw_optim_tensor *t = &opt->t[c->tensor];
+    if (t->external)
+        return 0;
+    float *p = t->param->data, *g = t->param->grad, *buf = t->buf->data;
+    if (opt->hyper.adamw) {
+        float *sq = t->sq->data;
+        for (int64_t i = c->begin; i < c->end; i++)
+            fw_adamw_elem(&p[i], g[i], &buf[i], &sq[i], &opt->hyper, &t->c);
+    } else {
+        for (int64_t i = c->begin; i < c->end; i++)
+            fw_sgd_elem(&p[i], g[i], &buf[i], &opt->hyper, &t->c);
+    }
     return 0;
 }
 
-int fw_optim_step(fw_optim *opt, fw_error *err)
+int fw_optim_prepare(fw_optim *opt, fw_optim_hyper *h, fw_error *err)
 {
     const fw_optim_config *c = &opt->cfg;
     if (!(opt->lr >= 0) || !isfinite(opt->lr))
@@ -272,10 +239,19 @@ int fw_optim_step(fw_optim *opt, fw_error *err)
     if (!(opt->momentum >= 0 && opt->momentum < 1))
         return fw_fail(err, FW_EINVAL, "optimizer: momentum/beta1 %g must be in [0, 1)",
                        opt->momentum);
-    opt->use_momentum = c->kind == FW_OPTIM_SGD && opt->momentum != 0.0;
+    fw_optim_hyper hy = {
+        .adamw = c->kind == FW_OPTIM_ADAMW,
+        .use_momentum = c->kind == FW_OPTIM_SGD && opt->momentum != 0.0,
+        .nesterov = c->nesterov,
+        .momentum = (float)opt->momentum,
+        .one_b1 = (float)(1.0 - opt->momentum),
+        .b2 = (float)c->beta2,
+        .one_b2 = (float)(1.0 - c->beta2),
+        .eps = (float)c->eps,
+    };
     /* Per-tensor coefficients; step counts advance only where PyTorch's do. */
     for (int i = 0; i < opt->n_trained; i++) {
-        trained *t = &opt->t[i];
+        fw_optim_tensor *t = &opt->t[i];
         double lr = opt->lr * ((t->param->flags & FW_PARAM_HEAD) ? c->head_lr_mult : 1.0);
         double wd = (t->param->flags & FW_PARAM_NO_DECAY) ? 0.0 : c->weight_decay;
         double step = t->step->data[0];
@@ -283,20 +259,40 @@ int fw_optim_step(fw_optim *opt, fw_error *err)
             return fw_fail(err, step >= MAX_STEP ? FW_ETOOBIG : FW_EINVAL,
                            "optimizer: %s: step count %g out of range [0, 2^24)",
                            t->step->name, step);
-        t->lr = (float)lr;
-        t->wd = (float)wd;
+        fw_optim_coeffs k = {.lr = (float)lr, .wd = (float)wd};
         if (c->kind == FW_OPTIM_SGD) {
-            t->first = step == 0;
+            k.first = step == 0;
         } else {
             step += 1;
-            t->step_size = (float)(lr / (1.0 - pow(opt->momentum, step)));
-            t->bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, step));
+            k.decay = (float)(1.0 - (double)k.lr * (double)k.wd);
+            k.neg_step = -(float)(lr / (1.0 - pow(opt->momentum, step)));
+            k.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, step));
         }
+        t->c = k;
     }
-    FW_TRY(fw_parallel_for(c->threads, opt->n_chunks, update_chunk, opt, err));
+    opt->hyper = hy;
+    if (h)
+        *h = hy;
+    return 0;
+}
+
+int fw_optim_update(fw_optim *opt, fw_error *err)
+{
+    return fw_parallel_for(opt->cfg.threads, opt->n_chunks, update_chunk, opt, err);
+}
+
+void fw_optim_finish(fw_optim *opt)
+{
     for (int i = 0; i < opt->n_trained; i++)
-        if (c->kind == FW_OPTIM_ADAMW || opt->use_momentum)
+        if (opt->hyper.adamw || opt->hyper.use_momentum)
             opt->t[i].step->data[0] += 1.0f;
+}
+
+int fw_optim_step(fw_optim *opt, fw_error *err)
+{
+    FW_TRY(fw_optim_prepare(opt, NULL, err));
+    FW_TRY(fw_optim_update(opt, err));
+    fw_optim_finish(opt);
     return 0;
 }
 

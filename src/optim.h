@@ -28,6 +28,7 @@
 #define FW_OPTIM_H
 
 #include "fw_error.h"
+#include "optim_math.h"
 #include "param.h"
 
 typedef enum fw_optim_kind {
@@ -74,6 +75,28 @@ double fw_optim_momentum(const fw_optim *opt);
 /* One update of every trained tensor from its grad. Grads are not zeroed.
  * FW_ETOOBIG once a step count reaches 2^24 (float step tensors stay exact). */
 int fw_optim_step(fw_optim *opt, fw_error *err);
+
+/* ---- a step in parts, for an update partly done elsewhere (a GPU) ----
+ * fw_optim_step = fw_optim_prepare + fw_optim_update + fw_optim_finish.
+ * Tensors marked external get their coefficients from prepare but are left
+ * to the caller (who applies fw_sgd_elem / fw_adamw_elem with them). */
+typedef struct fw_optim_tensor {
+    fw_param *param;   /* the trained tensor */
+    fw_param *buf;     /* SGD momentum_buffer / AdamW exp_avg (param's shape) */
+    fw_param *sq;      /* AdamW exp_avg_sq, NULL for SGD */
+    fw_param *step;    /* (1) step count */
+    fw_optim_coeffs c; /* this step's coefficients (set by fw_optim_prepare) */
+    int external;      /* 1: fw_optim_update leaves it alone */
+} fw_optim_tensor;
+
+/* The trained tensors in parameter order; *n receives their count. */
+fw_optim_tensor *fw_optim_tensors(fw_optim *opt, int *n);
+/* Check the lr and momentum, fill *h and every tensor's coefficients. */
+int fw_optim_prepare(fw_optim *opt, fw_optim_hyper *h, fw_error *err);
+/* Update the tensors that are not external (after prepare). */
+int fw_optim_update(fw_optim *opt, fw_error *err);
+/* Advance the step counts (after the update, wherever it ran). */
+void fw_optim_finish(fw_optim *opt);
 
 /* The named state tensors (owned by the optimizer; write into their data to
  * restore). */
