@@ -90,6 +90,7 @@
 
 #include "augment.h"
 #include "fw_error.h"
+#include "optim_math.h"
 #include "param.h"
 
 #ifdef __cplusplus
@@ -163,6 +164,13 @@ typedef struct fw_pool_desc {
     int pad_h, pad_w;
     int global;
 } fw_pool_desc;
+
+/* One trained tensor whose update a backend takes over (update_bind). */
+typedef struct fw_update_tensor {
+    fw_param *param;   /* a parameter one of this backend's ops holds, with a grad */
+    fw_param *moment1; /* SGD momentum_buffer / AdamW exp_avg (param's numel) */
+    fw_param *moment2; /* AdamW exp_avg_sq, NULL for SGD */
+} fw_update_tensor;
 
 typedef struct fw_backend_ops {
     const char *name; /* "cpu", "cuda" */
@@ -316,6 +324,42 @@ typedef struct fw_backend_ops {
     /* params (n), items (n): cache indices in [0, items). */
     int (*augment_batch)(fw_backend *be, const fw_aug_params *params, const int64_t *items,
                          int n, int ow, int oh, fw_tensor *out, fw_error *err);
+
+    /* ---- running statistics written on the host (optional) ----
+     * After the host rewrote FW_PARAM_BUFFER data (batch norm's running
+     * statistics) and nothing else: a narrower params_updated. NULL: the
+     * caller uses params_updated. */
+    void (*buffers_updated)(fw_backend *be);
+
+    /* ---- the training update on the backend (optional) ----
+     * A backend with its own memory (a GPU) can keep the whole update there,
+     * so that gradients never go to the host and weights never come back on
+     * each step. NULL in backends whose parameters are host memory (the CPU).
+     *
+     * update_bind: from now on the backend owns the master weights,
+     * gradients and moments of tensors t[0..n): sync() no longer writes
+     * their fw_param.grad, and their fw_param.data and moments' data on the
+     * host are out of date after update_step until update_to_host. Host
+     * writes to them are still announced with params_updated (weights and
+     * moments are then uploaded again), but the host copy must be current
+     * before such a write: call update_to_host first. Call once, before the
+     * first backward.
+     * A step's gradient is what the backward passes since the last
+     * update_grad_sumsq left (a tensor they did not reach: zero);
+     * update_grad_sumsq closes it, update_step (if the step goes on) applies
+     * it, and the next backward starts a new one. */
+    int (*update_bind)(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);
+    /* Over the bound gradients g: *sumsq = sum of (g * mult)^2 (in double,
+     * in the tensors' order; each tensor's sum first), *finite = 0 when a g
+     * is NaN or infinite. Waits for the backward. */
+    int (*update_grad_sumsq)(fw_backend *be, float mult, double *sumsq, int *finite,
+                             fw_error *err);
+    /* One optimizer step of every bound tensor i with gradient g * grad_mult:
+     * fw_sgd_elem / fw_adamw_elem (optim_math.h) with *h and c[i]. */
+    int (*update_step)(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
+                       float grad_mult, fw_error *err);
+    /* Write the bound weights and moments into their host fw_param.data. */
+    int (*update_to_host)(fw_backend *be, fw_error *err);
 } fw_backend_ops;
 
 /* The CPU backend (oneDNN). */

@@ -97,6 +97,12 @@ static void cpu_params_updated(fw_backend *be)
     be->param_gen++;
 }
 
+/* Batch norm reads its running statistics from the host data itself. */
+static void cpu_buffers_updated(fw_backend *be)
+{
+    (void)be;
+}
+
 static int cpu_sync(fw_backend *be, fw_error *err)
 {
     DNNL_CHECK(dnnl_stream_wait(be->stream), err);
@@ -362,6 +368,7 @@ static const fw_backend_ops cpu_ops = {
     .describe = cpu_describe,
     .threads = cpu_threads,
     .params_updated = cpu_params_updated,
+    .buffers_updated = cpu_buffers_updated,
     .sync = cpu_sync,
     .tensor_create = cpu_tensor_create,
     .tensor_free = cpu_tensor_free,

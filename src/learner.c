@@ -11,6 +11,7 @@
 #include "ckpt_store.h"
 #include "micro_batch.h"
 #include "param_list.h"
+#include "train_update.h"
 
 /* The learner's own state that checkpoints carry as the "rng" blob.
  * Version 1 ended after `skipped`; version 2 adds the loss scaler. */
@@ -37,6 +38,8 @@ struct fw_learner {
     int head_ready;
     fw_param_list params; /* model tensors then head tensors (borrowed) */
     fw_optim *optim;
+    fw_train_update update; /* norm, clipping and the optimizer step: host or backend */
+    int update_ready;
     int64_t steps, skipped;
     fw_loss_scaler scaler;
     fw_micro_batch micro; /* k micro-batches per step (gradient accumulation) */
@@ -107,6 +110,11 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
         rc = fw_optim_create(&l->optim, &l->cfg.optim, &l->params, err);
     if (rc == FW_OK)
         rc = dist_setup(l, err);
+    /* (data parallel sums the gradients on the host: the update stays there) */
+    if (rc == FW_OK &&
+        (rc = fw_train_update_init(&l->update, ops, l->be, l->optim, &l->params,
+                                   l->ranks <= 1, err)) == FW_OK)
+        l->update_ready = 1;
     if (rc < 0) {
         fw_learner_destroy(l);
         return rc;
@@ -119,6 +127,8 @@ void fw_learner_destroy(fw_learner *l)
 {
     if (!l)
         return;
+    if (l->update_ready)
+        fw_train_update_free(&l->update);
     fw_optim_destroy(l->optim);
     fw_param_list_free(&l->params);
     if (l->head_ready)
@@ -154,42 +164,12 @@ static void scale_rows(float *d_emb, int n, int dim, double scale)
         d_emb[i] *= s;
 }
 
-/* After the backward: 1 when the step may go on. An overflow (non-finite
- * scaled model gradient) halves S and skips the step; otherwise the model's
- * gradients are divided by the S they were computed with. */
-static int unscale_model_grads(fw_learner *l, double scale, fw_step_result *res)
-{
-    if (!l->scaler.enabled)
-        return 1;
-    const fw_param_list *mp = fw_model_params(l->model);
-    int finite = 1;
-    for (int i = 0; finite && i < mp->n; i++) {
-        const fw_param *p = mp->items[i];
-        if (!p->grad)
-            continue;
-        for (int64_t j = 0; j < p->numel; j++)
-            if (!isfinite(p->grad[j])) {
-                finite = 0;
-                break;
-            }
-    }
-    if (!fw_loss_scaler_update(&l->scaler, finite)) {
-        res->skipped = 1;
-        res->overflow = 1;
-        res->grad_norm = NAN;
-        l->skipped++;
-        return 0;
-    }
-    float inv = (float)(1.0 / scale); /* exact: S is a power of two */
-    for (int i = 0; i < mp->n; i++) {
-        fw_param *p = mp->items[i];
-        if (p->grad)
-            for (int64_t j = 0; j < p->numel; j++)
-                p->grad[j] *= inv;
-    }
-    return 1;
-}
 fw_param_list *fw_learner_params(fw_learner *l) { return &l->params; }
+
+int fw_learner_sync_host(fw_learner *l, fw_error *err)
+{
+    return fw_train_update_to_host(&l->update, err);
+}
 fw_model *fw_learner_model(fw_learner *l) { return l->model; }
 
 /* ---- data parallel ------------------------------------------------------------------ */
@@ -321,7 +301,7 @@ static int step_once(fw_learner *l, const fw_batch_input *in, const int *labels,
                      int w, fw_step_result *res, fw_error *err)
 {
     memset(res, 0, sizeof *res);
-    fw_param_list_zero_grad(&l->params);
+    fw_train_update_zero_grads(&l->update);
     float *d_emb = NULL; /* this rank's rows of d_emb */
     if (l->ranks > 1) {
         FW_TRY(dist_forward_loss(l, in, labels, n, h, w, res, &d_emb, err));
@@ -344,26 +324,20 @@ static int step_once(fw_learner *l, const fw_batch_input *in, const int *labels,
                                    err));
     if (l->ranks > 1)
         FW_TRY(allreduce_model_grads(l, err));
-    if (!unscale_model_grads(l, res->loss_scale, res))
-        return FW_OK;
-    if (l->cfg.clip_norm > 0) {
-        int rc = fw_clip_grad_norm(&l->params, l->cfg.clip_norm, &res->grad_norm, err);
-        if (rc < 0)
-            return rc;
-    } else {
-        res->grad_norm = fw_grad_global_norm(&l->params);
-    }
-    if (!isfinite(res->grad_norm)) {
+    fw_schedule_point sp = fw_schedule_at(&l->cfg.schedule, l->steps);
+    double lr = l->fixed_lr >= 0 ? l->fixed_lr : sp.lr;
+    fw_update_result up;
+    FW_TRY(fw_train_update_apply(&l->update, &l->scaler, res->loss_scale, l->cfg.clip_norm, lr,
+                                 sp.momentum, &up, err));
+    res->grad_norm = up.grad_norm;
+    res->overflow = up.overflow;
+    if (up.skipped) {
         res->skipped = 1;
         l->skipped++;
         return FW_OK;
     }
-    fw_schedule_point sp = fw_schedule_at(&l->cfg.schedule, l->steps);
-    res->lr = l->fixed_lr >= 0 ? l->fixed_lr : sp.lr;
+    res->lr = lr;
     res->momentum = sp.momentum;
-    fw_optim_set_hyper(l->optim, res->lr, res->momentum);
-    FW_TRY(fw_optim_step(l->optim, err));
-    fw_model_params_updated(l->model);
     l->steps++;
     return FW_OK;
 }
@@ -453,6 +427,7 @@ int fw_learner_save(fw_learner *l, const char *path, const fw_learner_position *
                     const char *config_text, fw_error *err)
 {
     learner_state_blob blob;
+    FW_TRY(fw_train_update_to_host(&l->update, err));
     fw_ckpt_content c = make_content(l, pos, config_text, &blob);
     return fw_ckpt_save(path, &c, err);
 }
@@ -462,6 +437,7 @@ int fw_learner_save_to_store(fw_learner *l, const char *dir, const fw_learner_po
                              fw_error *err)
 {
     learner_state_blob blob;
+    FW_TRY(fw_train_update_to_host(&l->update, err));
     fw_ckpt_content c = make_content(l, pos, config_text, &blob);
     return fw_ckpt_store_save(dir, &c, is_best, keep_last, err);
 }
@@ -485,11 +461,13 @@ int fw_learner_restore(fw_learner *l, const fw_ckpt *ck, fw_learner_position *po
         return fw_fail(err, FW_EINVAL, "%s: saved with seed %llu, this run has seed %llu",
                        ck->path, (unsigned long long)blob.seed,
                        (unsigned long long)l->cfg.model.seed);
+    /* The host copy is whole before part of it is overwritten. */
+    FW_TRY(fw_train_update_to_host(&l->update, err));
     /* Every tensor is checked before anything is copied (fw_ckpt_read_params). */
     FW_TRY(fw_ckpt_read_params(ck, FW_CKPT_SECTION_MODEL, &l->params, 0, NULL, err));
     int rc = fw_ckpt_read_params(ck, FW_CKPT_SECTION_OPTIM, fw_optim_state(l->optim), 0, NULL,
                                  err);
-    fw_model_params_updated(l->model);
+    fw_train_update_host_written(&l->update);
     if (rc < 0)
         return rc;
     l->steps = blob.steps;
@@ -526,7 +504,7 @@ int fw_learner_load_pretrained(fw_learner *l, const char *path, fw_pretrained_re
     const fw_param_list *all = fw_model_params(l->model);
     fw_param_list backbone;
     fw_param_list_init(&backbone);
-    int rc = FW_OK;
+    int rc = fw_train_update_to_host(&l->update, err);
     for (int i = 0; rc == FW_OK && i < all->n; i++)
         if (strncmp(all->items[i]->name, "neck.", 5) != 0)
             rc = fw_param_list_append(&backbone, all->items[i], err);
@@ -535,7 +513,7 @@ int fw_learner_load_pretrained(fw_learner *l, const char *path, fw_pretrained_re
     if (rc == FW_OK)
         rc = fw_safetensors_load_params(path, &backbone, &opts, report ? report : &local, err);
     fw_param_list_free(&backbone);
-    fw_model_params_updated(l->model);
+    fw_train_update_host_written(&l->update);
     return rc;
 }
 
@@ -566,10 +544,11 @@ int fw_learner_lr_find(fw_learner *l, const fw_lr_finder_config *cfg, fw_learner
 {
     int64_t steps = l->steps, skipped = l->skipped;
     fw_loss_scaler scaler = l->scaler;
+    FW_TRY(fw_train_update_to_host(&l->update, err)); /* the finder saves the host copy */
     fw_param_list *lists[2] = {&l->params, fw_optim_state(l->optim)};
     lr_find_ctx c = {l, batch, ctx, 0};
     int rc = fw_lr_find(cfg, lists, 2, lr_find_step, &c, res, err);
-    fw_model_params_updated(l->model); /* the finder wrote the weights back */
+    fw_train_update_host_written(&l->update); /* the finder wrote the weights back */
     l->steps = steps;
     l->skipped = skipped;
     l->scaler = scaler;

@@ -140,6 +140,10 @@ const fw_loss_scaler *fw_learner_loss_scaler(const fw_learner *l);
 
 /* Model and head tensors (state_dict order, then "head.*"). */
 fw_param_list *fw_learner_params(fw_learner *l);
+/* Where the backend updates the model (a GPU), bring its weights and the
+ * optimizer's moments to the host: fw_learner_params' data are current after
+ * it. Checkpoints and the LR finder call it themselves. */
+int fw_learner_sync_host(fw_learner *l, fw_error *err);
 fw_model *fw_learner_model(fw_learner *l);
 
 /* Save a checkpoint atomically to `path` (config_text: the run's config). */

@@ -118,7 +118,7 @@ int fw_micro_batch_save_stats(fw_micro_batch *mb, const fw_model *m, fw_error *e
 void fw_micro_batch_restore_stats(fw_micro_batch *mb, fw_model *m)
 {
     copy_buffers(fw_model_params(m), mb->saved_stats, 1);
-    fw_model_params_updated(m);
+    fw_model_buffers_updated(m);
 }
 
 int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step,
@@ -145,6 +145,6 @@ int fw_micro_batch_backward(fw_micro_batch *mb, fw_model *m, uint64_t step,
             rc = fw_model_backward(m, d_emb + (size_t)a * dim, err);
     }
     copy_buffers(ps, saved, 1);
-    fw_model_params_updated(m); /* the running statistics were written back */
+    fw_model_buffers_updated(m); /* the running statistics were written back */
     return rc;
 }

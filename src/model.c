@@ -157,6 +157,14 @@ void fw_model_params_updated(fw_model *m)
     m->ops->params_updated(m->be);
 }
 
+void fw_model_buffers_updated(fw_model *m)
+{
+    if (m->ops->buffers_updated)
+        m->ops->buffers_updated(m->be);
+    else
+        m->ops->params_updated(m->be);
+}
+
 int fw_model_set_bn_sync(fw_model *m, fw_bn_sync_fn fn, void *ctx, fw_error *err)
 {
     if (!m->ops->bn_set_sync)

@@ -65,6 +65,9 @@ int fw_model_feature_channels(const fw_model *m);
 
 /* Call after anything wrote fw_param.data (optimizer step, loading weights). */
 void fw_model_params_updated(fw_model *m);
+/* Only the running statistics (FW_PARAM_BUFFER data) were written on the
+ * host: the backend's buffers_updated, or params_updated where it has none. */
+void fw_model_buffers_updated(fw_model *m);
 
 /* Make every BN layer (backbone and neck) a SyncBatchNorm over data-parallel
  * ranks through fn (e.g. fw_dist_bn_sync with the fw_dist as ctx); fn NULL:

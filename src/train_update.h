@@ -1,0 +1,70 @@
+/* train_update.h — the update after a backward pass: the loss scaler's
+ * overflow check and unscaling, the gradient norm and clipping, and the
+ * optimizer step, on the host or, where the backend offers it
+ * (update_bind, e.g. the GPU), on the backend for the model's tensors.
+ *
+ * On the backend the model's gradients stay in its memory: the norm comes
+ * from update_grad_sumsq, the unscaling and clipping are one factor folded
+ * into update_step, and only the head's tensors (computed on the host) are
+ * updated here. The results match the host update: the same per-element
+ * math (optim_math.h), the same per-tensor order of the norm's sums.
+ * While the backend holds newer weights than the host, fw_train_update_to_host
+ * brings them (and the optimizer's moments) back; call it before reading or
+ * writing fw_param.data of the model.
+ *
+ * FLUKEWATCH_UPDATE=host keeps the whole update on the host (for A/B
+ * benchmarks); unset or "auto": on the backend when it can.
+ */
+#ifndef FW_TRAIN_UPDATE_H
+#define FW_TRAIN_UPDATE_H
+
+#include "backend.h"
+#include "loss_scale.h"
+#include "optim.h"
+
+typedef struct fw_train_update {
+    const fw_backend_ops *ops;
+    fw_backend *be;
+    fw_optim *optim;
+    fw_param_list *params;    /* every tensor (model then head), borrowed */
+    int on_backend;           /* the model's tensors are updated by the backend */
+    int host_stale;           /* the backend's weights are newer than the host's */
+    int *bound;               /* (n_bound) indices into fw_optim_tensors */
+    int n_bound;
+    fw_optim_coeffs *coeffs;  /* (n_bound) this step's, in bind order */
+} fw_train_update;
+
+/* What one update did (fields of the learner's step result). */
+typedef struct fw_update_result {
+    int skipped;      /* no update: non-finite gradients */
+    int overflow;     /* ... because the scaled gradients overflowed */
+    double grad_norm; /* before clipping; NaN when skipped by an overflow */
+} fw_update_result;
+
+/* allow_backend: 0 keeps everything on the host (data parallel through the
+ * host, or the environment says so). The model's tensors are those without
+ * FW_PARAM_HEAD. */
+int fw_train_update_init(fw_train_update *u, const fw_backend_ops *ops, fw_backend *be,
+                         fw_optim *optim, fw_param_list *params, int allow_backend,
+                         fw_error *err);
+void fw_train_update_free(fw_train_update *u);
+
+/* Zero the gradients the host computes into (before a step's backward). */
+void fw_train_update_zero_grads(fw_train_update *u);
+
+/* The update of one step whose model gradients were computed with loss scale
+ * `scale` (1: none): check, unscale, clip (clip_norm > 0), then lr/momentum
+ * and step. *scaler may be disabled. */
+int fw_train_update_apply(fw_train_update *u, fw_loss_scaler *scaler, double scale,
+                          double clip_norm, double lr, double momentum,
+                          fw_update_result *res, fw_error *err);
+
+/* The host wrote fw_param.data (a checkpoint, the LR finder's restore):
+ * params_updated, and the host copy is the current one. */
+void fw_train_update_host_written(fw_train_update *u);
+
+/* Bring the backend's newer weights and moments to the host (no-op when the
+ * host is current). */
+int fw_train_update_to_host(fw_train_update *u, fw_error *err);
+
+#endif

@@ -1,0 +1,381 @@
+/* test_train_update.c — the training update on a backend (update_bind and
+ * friends, src/train_update.c), against the host update.
+ *
+ * The backend here is the CPU backend plus the four update ops, kept the way
+ * a GPU keeps them: the optimizer's moments live only in the backend's own
+ * buffers (the host's state tensors are stale until update_to_host), and a
+ * step's gradient is taken out of fw_param.grad when update_grad_sumsq
+ * closes it, so the next backward starts from zero. The weights themselves
+ * stay in fw_param.data, which the CPU ops read. Learners on it must give
+ * the host learner's losses and weights bit for bit (the same per-element
+ * math, the same order of the norm's sums), through clipping, loss scaling,
+ * AdamW, checkpoints taken from it, the LR finder and micro-batches. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt_store.h"
+#include "learner.h"
+#include "tap.h"
+#include "learner_fixture.h"
+
+/* ---- the resident update (test-only backend state) ---- */
+typedef struct resident {
+    fw_update_tensor t;
+    float *grad;         /* (numel) the closed step's gradient */
+    float *m1, *m2;      /* (numel) the backend's moments */
+} resident;
+
+static fw_backend_ops g_resident_ops;
+static resident *g_res;
+static int g_n_res;
+static int g_binds, g_steps_on_backend, g_downloads;
+static fw_backend *g_res_be; /* the backend g_res belongs to */
+
+static void free_resident(void)
+{
+    for (int i = 0; i < g_n_res; i++) {
+        free(g_res[i].grad);
+        free(g_res[i].m1);
+        free(g_res[i].m2);
+    }
+    free(g_res);
+    g_res = NULL;
+    g_n_res = 0;
+    g_res_be = NULL;
+}
+
+static void res_destroy(fw_backend *be)
+{
+    if (be == g_res_be)
+        free_resident();
+    fw_backend_cpu()->destroy(be);
+}
+
+/* The host's moments were written (params_updated): upload them. */
+static void upload_moments(void)
+{
+    for (int i = 0; i < g_n_res; i++) {
+        size_t bytes = (size_t)g_res[i].t.param->numel * sizeof(float);
+        memcpy(g_res[i].m1, g_res[i].t.moment1->data, bytes);
+        if (g_res[i].m2)
+            memcpy(g_res[i].m2, g_res[i].t.moment2->data, bytes);
+    }
+}
+
+static void res_params_updated(fw_backend *be)
+{
+    fw_backend_cpu()->params_updated(be);
+    if (be == g_res_be)
+        upload_moments();
+}
+
+static int res_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err)
+{
+    free_resident(); /* one resident learner at a time */
+    g_res_be = be;
+    g_res = calloc((size_t)n, sizeof *g_res);
+    if (!g_res)
+        return fw_fail(err, FW_ENOMEM, "resident: out of memory");
+    for (int i = 0; i < n; i++) {
+        size_t bytes = (size_t)t[i].param->numel * sizeof(float);
+        g_res[i].t = t[i];
+        g_res[i].grad = calloc(1, bytes);
+        g_res[i].m1 = calloc(1, bytes);
+        g_res[i].m2 = t[i].moment2 ? calloc(1, bytes) : NULL;
+        g_n_res++;
+        if (!g_res[i].grad || !g_res[i].m1 || (t[i].moment2 && !g_res[i].m2))
+            return fw_fail(err, FW_ENOMEM, "resident: out of memory");
+    }
+    upload_moments();
+    g_binds++;
+    return FW_OK;
+}
+
+static int res_sumsq(fw_backend *be, float mult, double *sumsq, int *finite, fw_error *err)
+{
+    (void)be;
+    (void)err;
+    double total = 0;
+    int ok = 1;
+    for (int i = 0; i < g_n_res; i++) {
+        fw_param *p = g_res[i].t.param;
+        double sum = 0;
+        for (int64_t k = 0; k < p->numel; k++) {
+            float g = p->grad[k];
+            ok &= isfinite(g) != 0;
+            float s = g * mult;
+            sum += (double)s * (double)s;
+            g_res[i].grad[k] = g;
+        }
+        total += sum;
+        /* closed: the next backward starts a new gradient */
+        memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+    }
+    *sumsq = total;
+    *finite = ok;
+    return FW_OK;
+}
+
+static int res_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
+                    float grad_mult, fw_error *err)
+{
+    (void)err;
+    for (int i = 0; i < g_n_res; i++) {
+        resident *r = &g_res[i];
+        float *p = r->t.param->data;
+        for (int64_t k = 0; k < r->t.param->numel; k++) {
+            float g = r->grad[k] * grad_mult;
+            if (h->adamw)
+                fw_adamw_elem(&p[k], g, &r->m1[k], &r->m2[k], h, &c[i]);
+            else
+                fw_sgd_elem(&p[k], g, &r->m1[k], h, &c[i]);
+        }
+    }
+    fw_backend_cpu()->params_updated(be); /* the CPU's derived weights */
+    g_steps_on_backend++;
+    return FW_OK;
+}
+
+static int res_to_host(fw_backend *be, fw_error *err)
+{
+    (void)be;
+    (void)err;
+    for (int i = 0; i < g_n_res; i++) {
+        size_t bytes = (size_t)g_res[i].t.param->numel * sizeof(float);
+        memcpy(g_res[i].t.moment1->data, g_res[i].m1, bytes);
+        if (g_res[i].m2)
+            memcpy(g_res[i].t.moment2->data, g_res[i].m2, bytes);
+    }
+    g_downloads++;
+    return FW_OK;
+}
+
+static const fw_backend_ops *resident_ops(void)
+{
+    g_resident_ops = *fw_backend_cpu();
+    g_resident_ops.destroy = res_destroy;
+    g_resident_ops.params_updated = res_params_updated;
+    g_resident_ops.update_bind = res_bind;
+    g_resident_ops.update_grad_sumsq = res_sumsq;
+    g_resident_ops.update_step = res_step;
+    g_resident_ops.update_to_host = res_to_host;
+    return &g_resident_ops;
+}
+
+static fw_learner *new_resident_learner(int emb_dim)
+{
+    g_ops = resident_ops();
+    fw_learner *l = new_learner(emb_dim);
+    g_ops = NULL;
+    return l;
+}
+
+/* a (host) and b (resident) hold the same bits; b's host copy is brought
+ * up to date first. */
+static int same_after_sync(fw_learner *a, fw_learner *b)
+{
+    fw_error e;
+    fw_error_clear(&e);
+    if (fw_learner_sync_host(b, &e) != 0) {
+        CHECK_MSG(0, "sync_host: %s", e.msg);
+        return 0;
+    }
+    return same_params(a, b);
+}
+
+static void compare_runs(const char *what, int on_backend)
+{
+    fw_learner *a = new_learner(16), *b = new_resident_learner(16);
+    double la[STEPS], lb[STEPS];
+    int steps0 = g_steps_on_backend;
+    if (a && b && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, STEPS, lb)) {
+        int equal = memcmp(la, lb, sizeof la) == 0;
+        CHECK_MSG(equal, "%s: losses differ (last %.17g vs %.17g)", what, la[STEPS - 1],
+                  lb[STEPS - 1]);
+        CHECK_MSG(g_steps_on_backend - steps0 == (on_backend ? STEPS : 0), "%s: %d steps on the backend", what,
+                  g_steps_on_backend - steps0);
+        CHECK_MSG(same_after_sync(a, b), "%s: weights differ", what);
+    }
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
+static void test_sgd_clip_matches_host(void)
+{
+    compare_runs("sgd + clip", 1);
+}
+
+static void test_adamw_loss_scaled_matches_host(void)
+{
+    g_optim = FW_OPTIM_ADAMW;
+    g_loss_scale = 65536.0;
+    compare_runs("adamw + loss scale", 1);
+    g_optim = FW_OPTIM_SGD;
+    g_loss_scale = 0;
+}
+
+/* Clipping must be active somewhere in those runs for the test to mean it. */
+static void test_clip_is_active(void)
+{
+    fw_learner *a = new_learner(16);
+    static float x[N * H * W];
+    int labels[N], clipped = 0;
+    fw_error e;
+    fw_error_clear(&e);
+    for (int s = 0; a && s < STEPS; s++) {
+        make_batch(s, x, labels);
+        fw_step_result r;
+        CHECK_MSG(fw_learner_step(a, x, labels, N, H, W, &r, &e) == 0, "%s", e.msg);
+        clipped += r.grad_norm > 5.0;
+    }
+    CHECK_MSG(clipped > 0, "no step had a gradient norm above the clip (5)");
+    fw_learner_destroy(a);
+}
+
+/* A checkpoint taken from the resident learner carries its moments: a host
+ * learner restored from it continues like the host learner that never
+ * stopped. */
+static void test_checkpoint_carries_backend_moments(void)
+{
+    g_optim = FW_OPTIM_ADAMW;
+    char dir[] = "/tmp/fwupdateXXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    fw_learner *a = new_learner(16), *b = new_resident_learner(16), *c = new_learner(16);
+    double la[STEPS], lb[STEPS], lc[STEPS];
+    fw_error e;
+    fw_error_clear(&e);
+    fw_learner_position pos = {.epoch = 1};
+    int downloads0 = g_downloads;
+    if (a && b && c && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, 3, lb)) {
+        CHECK_MSG(fw_learner_save_to_store(b, dir, &pos, "x=1", 0, 2, &e) == 0, "%s", e.msg);
+        CHECK(g_downloads > downloads0);
+        fw_ckpt ck;
+        CHECK_MSG(fw_ckpt_store_open_newest(dir, &ck, NULL, NULL, &e) == 0, "%s", e.msg);
+        CHECK_MSG(fw_learner_restore(c, &ck, NULL, &e) == 0, "%s", e.msg);
+        fw_ckpt_close(&ck);
+        run_steps(c, 3, STEPS, lc);
+        run_steps(b, 3, STEPS, lb);
+        for (int s = 3; s < STEPS; s++) {
+            CHECK_MSG(lc[s] == la[s], "restored, step %d: %.17g vs %.17g", s, lc[s], la[s]);
+            CHECK_MSG(lb[s] == la[s], "resident, step %d: %.17g vs %.17g", s, lb[s], la[s]);
+        }
+        CHECK(same_params(a, c));
+        CHECK(same_after_sync(a, b));
+    }
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+    fw_learner_destroy(c);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    g_optim = FW_OPTIM_SGD;
+}
+
+/* And a resident learner restored from a host checkpoint uploads it. */
+static void test_restore_uploads_moments(void)
+{
+    g_optim = FW_OPTIM_ADAMW;
+    char dir[] = "/tmp/fwupdateXXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    fw_learner *a = new_learner(16), *b = new_resident_learner(16);
+    double la[STEPS], lb[STEPS];
+    fw_error e;
+    fw_error_clear(&e);
+    if (a && b && !run_steps(a, 0, 3, la) && !run_steps(b, 0, 1, lb)) {
+        CHECK_MSG(fw_learner_save_to_store(a, dir, NULL, "x=1", 0, 2, &e) == 0, "%s", e.msg);
+        fw_ckpt ck;
+        CHECK_MSG(fw_ckpt_store_open_newest(dir, &ck, NULL, NULL, &e) == 0, "%s", e.msg);
+        CHECK_MSG(fw_learner_restore(b, &ck, NULL, &e) == 0, "%s", e.msg);
+        fw_ckpt_close(&ck);
+        run_steps(a, 3, STEPS, la);
+        run_steps(b, 3, STEPS, lb);
+        CHECK(memcmp(la + 3, lb + 3, sizeof(double) * (STEPS - 3)) == 0);
+        CHECK(same_after_sync(a, b));
+    }
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    g_optim = FW_OPTIM_SGD;
+}
+
+typedef struct finder_batches {
+    float x[N * H * W];
+    int labels[N];
+} finder_batches;
+
+static int finder_batch(void *ctx, int i, const float **x, const int **labels, int *n, int *h,
+                        int *w, fw_error *err)
+{
+    (void)err;
+    finder_batches *fb = ctx;
+    make_batch(i, fb->x, fb->labels);
+    *x = fb->x;
+    *labels = fb->labels;
+    *n = N, *h = H, *w = W;
+    return 0;
+}
+
+/* The LR finder on a resident learner puts weights and moments back. */
+static void test_lr_finder_on_backend(void)
+{
+    g_optim = FW_OPTIM_ADAMW;
+    fw_learner *a = new_learner(16), *b = new_resident_learner(16);
+    double la[STEPS], lb[STEPS];
+    if (a && b && !run_steps(a, 0, 2, la) && !run_steps(b, 0, 2, lb)) {
+        fw_lr_finder_config fc;
+        fw_lr_finder_config_default(&fc);
+        fc.num_it = 8;
+        static finder_batches fb;
+        fw_lr_finder_result res;
+        fw_error e;
+        fw_error_clear(&e);
+        int steps0 = g_steps_on_backend;
+        CHECK_MSG(fw_learner_lr_find(b, &fc, finder_batch, &fb, &res, &e) == 0, "%s", e.msg);
+        CHECK(g_steps_on_backend > steps0);
+        fw_lr_finder_result_free(&res);
+        CHECK(same_after_sync(a, b));
+        run_steps(a, 2, STEPS, la);
+        run_steps(b, 2, STEPS, lb);
+        CHECK(memcmp(la + 2, lb + 2, sizeof(double) * (STEPS - 2)) == 0);
+    }
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+    g_optim = FW_OPTIM_SGD;
+}
+
+/* FLUKEWATCH_UPDATE=host keeps the update on the host; a bad value fails. */
+static void test_environment_switch(void)
+{
+    setenv("FLUKEWATCH_UPDATE", "host", 1);
+    int binds0 = g_binds;
+    compare_runs("FLUKEWATCH_UPDATE=host", 0);
+    CHECK_INT(g_binds, binds0);
+    setenv("FLUKEWATCH_UPDATE", "gpu", 1);
+    fw_learner_config cfg;
+    config(&cfg, 16);
+    fw_learner *l = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    CHECK(fw_learner_create(resident_ops(), &cfg, &l, &e) == FW_EINVAL);
+    CHECK(l == NULL);
+    CHECK_MSG(strstr(e.msg, "FLUKEWATCH_UPDATE") != NULL, "%s", e.msg);
+    unsetenv("FLUKEWATCH_UPDATE");
+}
+
+int main(void)
+{
+    unsetenv("FLUKEWATCH_UPDATE");
+    RUN(test_clip_is_active);
+    RUN(test_sgd_clip_matches_host);
+    RUN(test_adamw_loss_scaled_matches_host);
+    RUN(test_checkpoint_carries_backend_moments);
+    RUN(test_restore_uploads_moments);
+    RUN(test_lr_finder_on_backend);
+    RUN(test_environment_switch);
+    free_resident();
+    return tap_done();
+}
