@@ -11,10 +11,13 @@
  * GPU; otherwise host arrays copied in every step.
  *
  * Training step = zero grads + forward (train mode) + backward from a fixed
- * d_embedding + one fw_optim_step (src/optim.h): SGD, momentum 0.9, weight
- * decay 5e-4 except on FW_PARAM_NO_DECAY tensors (BN, biases, GeM p), lr 1e-4
- * (small so that the repeated fixed gradient keeps the weights finite), on
- * --threads threads; the peer runs the same torch.optim.SGD step.
+ * d_embedding + one SGD step (src/optim.h): momentum 0.9, weight decay 5e-4
+ * except on FW_PARAM_NO_DECAY tensors (BN, biases, GeM p), lr 1e-4 (small so
+ * that the repeated fixed gradient keeps the weights finite); the peer runs
+ * the same torch.optim.SGD step. On the CPU the step is fw_optim_step on
+ * --threads threads; on a GPU it is the learner's update (src/train_update:
+ * the gradient norm, then the fused step on the device, or on the host with
+ * FLUKEWATCH_UPDATE=host).
  * Inference = eval-mode forward. Each line gives the mean over --iters batches
  * and the fastest batch (best_*: on a shared machine, the least disturbed).
  * FLUKEWATCH_CONV_ALGO=direct|auto (backend.h)
@@ -35,6 +38,7 @@
 #include "optim.h"
 #include "param_list.h"
 #include "rng.h"
+#include "train_update.h"
 
 /* ---- op profiling (program-level state: this is a benchmark, not the library) ---- */
 enum { P_CONV_F, P_CONV_B, P_BN_F, P_BN_B, P_RELU_F, P_RELU_B, P_ADD, P_POOL_F, P_POOL_B,
@@ -320,26 +324,38 @@ static int infer_step(fw_model *m, fw_backend *be, const bench_input *in, const 
     return wrapped.tensor_copy_out(be, emb, in->emb, err); /* waits for the device */
 }
 
-static int train_step(fw_model *m, fw_backend *be, fw_optim *opt, const bench_input *in,
-                      const options *o, uint64_t step, fw_error *err)
+/* up: the learner's update (GPU), or NULL: fw_optim_step (CPU). */
+static int train_step(fw_model *m, fw_backend *be, fw_optim *opt, fw_train_update *up,
+                      const bench_input *in, const options *o, uint64_t step, fw_error *err)
 {
-    fw_model_zero_grad(m);
+    if (up)
+        fw_train_update_zero_grads(up);
+    else
+        fw_model_zero_grad(m);
     if (in->xt) {
         const fw_tensor *emb;
         FW_TRY(fw_model_forward_tensor(m, 1, step, in->xt, &emb, err));
         FW_TRY(fw_model_backward_tensor(m, in->gt, err));
-        FW_TRY(wrapped.sync(be, err)); /* the gradients on the host */
+        FW_TRY(wrapped.sync(be, err)); /* host-updated gradients and statistics */
     } else {
         FW_TRY(fw_model_forward(m, 1, step, in->x, o->batch, o->height, o->width, in->emb, err));
         FW_TRY(fw_model_backward(m, in->g, err));
     }
     double t0 = now();
-    int rc = fw_optim_step(opt, err);
+    int rc;
+    if (up) {
+        fw_loss_scaler off;
+        fw_loss_scaler_init(&off, 0, 1.0);
+        fw_update_result res;
+        rc = fw_train_update_apply(up, &off, 1.0, 0.0, fw_optim_lr(opt), fw_optim_momentum(opt),
+                                   &res, err);
+    } else {
+        rc = fw_optim_step(opt, err);
+        fw_model_params_updated(m);
+    }
     prof_s[P_OPTIM] += now() - t0;
     prof_calls[P_OPTIM]++;
-    FW_TRY(rc);
-    fw_model_params_updated(m);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -382,6 +398,10 @@ int main(int argc, char **argv)
         setup = fw_param_list_append(&params, mp->items[i], &err);
     if (setup == 0)
         setup = fw_optim_create(&opt, &oc, &params, &err);
+    fw_train_update update, *up = NULL;
+    if (setup == 0 && !on_cpu &&
+        (setup = fw_train_update_init(&update, &wrapped, be, opt, &params, 1, &err)) == 0)
+        up = &update;
     if (setup < 0) {
         fprintf(stderr, "bench_train: %s\n", err.msg);
         return 1;
@@ -390,10 +410,10 @@ int main(int argc, char **argv)
     char desc[256];
     wrapped.describe(be, desc, sizeof desc);
     printf("# flukewatch: %s; ResNet-%d x%g, %dx%dx%d, batch %d, %d-d GeM neck; conv algo %s; "
-           "SGD momentum %g, weight decay %g, lr %g\n",
+           "SGD momentum %g, weight decay %g, lr %g; update on the %s\n",
            desc, o.arch, (double)o.mult, o.channels, o.height, o.width, o.batch, o.dim,
            on_cpu ? (algo && *algo ? algo : "auto") : "backend's choice", oc.momentum,
-           oc.weight_decay, oc.lr);
+           oc.weight_decay, oc.lr, up && up->on_backend ? "device" : "host");
     size_t nx = (size_t)o.batch * o.channels * o.height * o.width, ng = (size_t)o.batch * o.dim;
     float *x = malloc(nx * sizeof *x), *g = malloc(ng * sizeof *g), *emb = malloc(ng * sizeof *emb);
     fw_rng r;
@@ -418,13 +438,13 @@ int main(int argc, char **argv)
     for (int kind = 0; kind < 2 && !rc; kind++) {
         const char *name = kind == 0 ? "train" : "infer";
         for (int i = 0; i < o.warmup && !rc; i++)
-            rc = kind == 0 ? train_step(m, be, opt, &in, &o, (uint64_t)i, &err)
+            rc = kind == 0 ? train_step(m, be, opt, up, &in, &o, (uint64_t)i, &err)
                            : infer_step(m, be, &in, &o, &err);
         prof_reset();
         double t0 = now(), fastest = 1e30;
         for (int i = 0; i < o.iters && !rc; i++) {
             double tb = now();
-            rc = kind == 0 ? train_step(m, be, opt, &in, &o, (uint64_t)i, &err)
+            rc = kind == 0 ? train_step(m, be, opt, up, &in, &o, (uint64_t)i, &err)
                            : infer_step(m, be, &in, &o, &err);
             if (now() - tb < fastest)
                 fastest = now() - tb;
@@ -460,6 +480,8 @@ int main(int argc, char **argv)
     free(x);
     free(g);
     free(emb);
+    if (up)
+        fw_train_update_free(up);
     fw_optim_destroy(opt);
     fw_param_list_free(&params);
     fw_model_destroy(m);

@@ -34,6 +34,8 @@ static void cuda_destroy(fw_backend *be)
         free(be->slots[i]);
     }
     free(be->slots);
+    free(be->dparams); /* (the mirrors themselves belong to the ops) */
+    cuda_update_release(be);
     cuda_augment_release(be);
     if (be->stage_h)
         cudaFreeHost(be->stage_h);
@@ -93,7 +95,7 @@ static int cuda_create(const fw_backend_options *opt, fw_backend **out, fw_error
     be->prec = prec;
     be->esize = prec == FW_PRECISION_FP32 ? 4 : 2;
     be->threads = fw_resolve_threads(opt ? opt->threads : 0);
-    be->param_gen = 1;
+    be->param_gen = be->weights_gen = be->buffer_gen = 1;
     int rc = create_parts(be, opt, err);
     if (rc < 0) {
         cuda_destroy(be);
@@ -116,6 +118,13 @@ static int cuda_threads(fw_backend *be)
 static void cuda_params_updated(fw_backend *be)
 {
     be->param_gen++;
+    be->weights_gen++;
+    be->buffer_gen++;
+}
+
+static void cuda_buffers_updated(fw_backend *be)
+{
+    be->buffer_gen++;
 }
 
 static int cuda_sync(fw_backend *be, fw_error *err)
@@ -172,6 +181,11 @@ static const fw_backend_ops cuda_ops = {
     .dropout_backward = cuda_dropout_backward,
     .augment_set_cache = cuda_augment_set_cache,
     .augment_batch = cuda_augment_batch,
+    .buffers_updated = cuda_buffers_updated,
+    .update_bind = cuda_update_bind,
+    .update_grad_sumsq = cuda_update_grad_sumsq,
+    .update_step = cuda_update_step,
+    .update_to_host = cuda_update_to_host,
 };
 
 extern "C" const fw_backend_ops *fw_backend_cuda(void)

@@ -7,9 +7,14 @@
  * in the backend's precision: float (fp32) or raw uint16_t bf16/fp16 bits
  * converted with half_convert.h. (N, C, 1, 1) tensors are plain (N, C) rows.
  *
- * Parameters: the host fp32 fw_param.data stays the master copy. Each op
- * keeps a device fp32 mirror (cuda_dparam), refreshed lazily when
- * params_updated() bumped be->param_gen. Parameter gradients land in device
+ * Parameters: the host fp32 fw_param.data is the master copy until
+ * update_bind (cuda_update.cu) hands a tensor's update to the device. Each
+ * op keeps a device fp32 mirror (cuda_dparam, listed in be->dparams),
+ * uploaded lazily when params_updated() bumped be->param_gen; ops that keep
+ * a converted copy (16-bit, cuDNN's filter layout) re-make it when
+ * be->weights_gen moved (params_updated or a device update_step). Batch
+ * norm's running statistics follow be->buffer_gen (params_updated or
+ * buffers_updated). Parameter gradients land in device
  * fp32 buffers owned by a cuda_slot; sync() downloads every pending slot and
  * writes fw_param.grad: OVERWRITE, or ADD to the host values present at sync
  * time when the first backward since the last sync had FW_GRAD_ACCUMULATE
@@ -35,6 +40,7 @@ typedef struct cuda_slot {
     float *h;      /* pinned staging (numel) */
     int pending;   /* written since the last sync */
     int add;       /* sync adds into the host values instead of overwriting */
+    int bound;     /* the gradient stays on the device (update_bind): no download */
 } cuda_slot;
 
 /* A device fp32 mirror of a host parameter's data. */
@@ -52,7 +58,12 @@ struct fw_backend {
     cudaStream_t stream;
     cudnnHandle_t cudnn;
     cublasLtHandle_t lt;
-    uint64_t param_gen;
+    uint64_t param_gen;   /* host parameter data changed (params_updated) */
+    uint64_t weights_gen; /* fp32 weights changed: host or device (derived copies) */
+    uint64_t buffer_gen;  /* running statistics changed on the host */
+    cuda_dparam **dparams; /* (n_dparams) every op's parameter mirror */
+    int n_dparams, cap_dparams;
+    struct cuda_update *update; /* update_bind's state (cuda_update.cu), or NULL */
     char describe[400];
     cuda_slot **slots; /* (n_slots) registered by ops */
     int n_slots, cap_slots;
@@ -153,10 +164,12 @@ int cuda_permute(fw_backend *be, const void *src, void *dst, fw_shape s, int to_
                  fw_error *err);
 
 /* ---- parameters and download slots (cuda_tensor.cu) ----------------------- */
-int cuda_dparam_init(cuda_dparam *dp, fw_param *p, fw_error *err);
-void cuda_dparam_free(cuda_dparam *dp);
+int cuda_dparam_init(fw_backend *be, cuda_dparam *dp, fw_param *p, fw_error *err);
+void cuda_dparam_free(fw_backend *be, cuda_dparam *dp);
 /* Upload p->data when params_updated() ran since the last upload. */
 int cuda_dparam_refresh(fw_backend *be, cuda_dparam *dp, fw_error *err);
+/* The same against another generation counter (be->buffer_gen). */
+int cuda_dparam_refresh_at(fw_backend *be, cuda_dparam *dp, uint64_t gen, fw_error *err);
 int cuda_slot_create(fw_backend *be, fw_param *p, int to_grad, cuda_slot **out, fw_error *err);
 void cuda_slot_destroy(fw_backend *be, cuda_slot *s);
 /* beta for an op writing a new gradient into s->d under flags (1: accumulate). */
@@ -253,5 +266,15 @@ int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_
                        int ow, int oh, fw_tensor *out, fw_error *err);
 /* Free the device copy / unpin the cache (destroy, a new cache). */
 void cuda_augment_release(fw_backend *be);
+
+/* ---- the training update on the device (cuda_update.cu) ------------------- */
+int cuda_update_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);
+int cuda_update_grad_sumsq(fw_backend *be, float mult, double *sumsq, int *finite,
+                           fw_error *err);
+int cuda_update_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
+                     float grad_mult, fw_error *err);
+int cuda_update_to_host(fw_backend *be, fw_error *err);
+/* Free update_bind's state (destroy, a new bind). */
+void cuda_update_release(fw_backend *be);
 
 #endif

@@ -143,10 +143,10 @@ static int bn_alloc(fw_backend *be, fw_bn *bn, fw_param *weight, fw_param *bias,
                     fw_param *rv, fw_error *err)
 {
     int c = bn->channels;
-    FW_TRY(cuda_dparam_init(&bn->weight, weight, err));
-    FW_TRY(cuda_dparam_init(&bn->bias, bias, err));
-    FW_TRY(cuda_dparam_init(&bn->running_mean, rm, err));
-    FW_TRY(cuda_dparam_init(&bn->running_var, rv, err));
+    FW_TRY(cuda_dparam_init(be, &bn->weight, weight, err));
+    FW_TRY(cuda_dparam_init(be, &bn->bias, bias, err));
+    FW_TRY(cuda_dparam_init(be, &bn->running_mean, rm, err));
+    FW_TRY(cuda_dparam_init(be, &bn->running_var, rv, err));
     FW_TRY(cuda_slot_create(be, rm, 0, &bn->rm_slot, err));
     FW_TRY(cuda_slot_create(be, rv, 0, &bn->rv_slot, err));
     if (weight->grad)
@@ -193,10 +193,10 @@ void cuda_bn_destroy(fw_backend *be, fw_bn *bn)
     if (!bn)
         return;
     cuda_enter_quiet(be);
-    cuda_dparam_free(&bn->weight);
-    cuda_dparam_free(&bn->bias);
-    cuda_dparam_free(&bn->running_mean);
-    cuda_dparam_free(&bn->running_var);
+    cuda_dparam_free(be, &bn->weight);
+    cuda_dparam_free(be, &bn->bias);
+    cuda_dparam_free(be, &bn->running_mean);
+    cuda_dparam_free(be, &bn->running_var);
     cuda_slot_destroy(be, bn->rm_slot);
     cuda_slot_destroy(be, bn->rv_slot);
     cuda_slot_destroy(be, bn->dw_slot);
@@ -303,17 +303,17 @@ static void launch_dx(fw_backend *be, const void *x, const void *dy, void *dx, i
         (const T *)x, (const T *)dy, (T *)dx, n, c, mean, invstd, gamma, sums, count);
 }
 
-/* Running statistics: re-upload from the host only when params_updated() ran
- * and no device update is waiting for sync(). */
+/* Running statistics: re-upload from the host only when params_updated() or
+ * buffers_updated() ran and no device update is waiting for sync(). */
 static int refresh_running(fw_backend *be, fw_bn *bn, fw_error *err)
 {
     if (bn->rm_slot->pending || bn->rv_slot->pending) {
-        bn->running_mean.gen = be->param_gen;
-        bn->running_var.gen = be->param_gen;
+        bn->running_mean.gen = be->buffer_gen;
+        bn->running_var.gen = be->buffer_gen;
         return 0;
     }
-    FW_TRY(cuda_dparam_refresh(be, &bn->running_mean, err));
-    return cuda_dparam_refresh(be, &bn->running_var, err);
+    FW_TRY(cuda_dparam_refresh_at(be, &bn->running_mean, be->buffer_gen, err));
+    return cuda_dparam_refresh_at(be, &bn->running_var, be->buffer_gen, err);
 }
 
 /* Total n doubles at dev (device) over the ranks with the host callback. */

@@ -67,9 +67,9 @@ static void plan_free(conv_plan *p)
 static int conv_setup(fw_backend *be, fw_conv *c, fw_error *err)
 {
     const fw_conv_desc *d = &c->d;
-    FW_TRY(cuda_dparam_init(&c->weight, c->weight.p, err));
+    FW_TRY(cuda_dparam_init(be, &c->weight, c->weight.p, err));
     if (c->bias.p)
-        FW_TRY(cuda_dparam_init(&c->bias, c->bias.p, err));
+        FW_TRY(cuda_dparam_init(be, &c->bias, c->bias.p, err));
     if (c->weight.p->grad)
         FW_TRY(cuda_slot_create(be, c->weight.p, 1, &c->dw_slot, err));
     if (c->bias.p && c->bias.p->grad)
@@ -132,8 +132,8 @@ void cuda_conv_destroy(fw_backend *be, fw_conv *c)
         cudnnDestroyFilterDescriptor(c->wd);
     if (c->cd)
         cudnnDestroyConvolutionDescriptor(c->cd);
-    cuda_dparam_free(&c->weight);
-    cuda_dparam_free(&c->bias);
+    cuda_dparam_free(be, &c->weight);
+    cuda_dparam_free(be, &c->bias);
     cuda_slot_destroy(be, c->dw_slot);
     cuda_slot_destroy(be, c->db_slot);
     if (c->w_typed)
@@ -323,13 +323,13 @@ static void launch_filter(fw_backend *be, const fw_conv *c, const void *src, voi
 
 static int weights_typed(fw_backend *be, fw_conv *c, fw_error *err)
 {
-    if (c->w_typed && c->w_gen == be->param_gen)
+    if (c->w_typed && c->w_gen == be->weights_gen)
         return 0;
     FW_TRY(cuda_dparam_refresh(be, &c->weight, err));
     FW_TRY(cuda_grow(&c->w_typed, &c->w_typed_cap, (size_t)c->weight.p->numel * be->esize, err));
     CUDA_PREC_SWITCH(be->prec, launch_filter, be, c, c->weight.d, c->w_typed, 1, 0.0f);
     CUDA_LAUNCH_CHECK();
-    c->w_gen = be->param_gen;
+    c->w_gen = be->weights_gen;
     return 0;
 }
 

@@ -35,9 +35,9 @@ static cudaDataType_t cuda_type(fw_precision p)
 static int linear_setup(fw_backend *be, fw_linear *l, fw_param *weight, fw_param *bias,
                         fw_error *err)
 {
-    FW_TRY(cuda_dparam_init(&l->weight, weight, err));
+    FW_TRY(cuda_dparam_init(be, &l->weight, weight, err));
     if (bias)
-        FW_TRY(cuda_dparam_init(&l->bias, bias, err));
+        FW_TRY(cuda_dparam_init(be, &l->bias, bias, err));
     if (weight->grad)
         FW_TRY(cuda_slot_create(be, weight, 1, &l->dw_slot, err));
     if (bias && bias->grad)
@@ -83,8 +83,8 @@ void cuda_linear_destroy(fw_backend *be, fw_linear *l)
     if (!l)
         return;
     cuda_enter_quiet(be);
-    cuda_dparam_free(&l->weight);
-    cuda_dparam_free(&l->bias);
+    cuda_dparam_free(be, &l->weight);
+    cuda_dparam_free(be, &l->bias);
     cuda_slot_destroy(be, l->dw_slot);
     cuda_slot_destroy(be, l->db_slot);
     void *bufs[4] = {l->w_typed, l->acc, l->flat, l->db_sums};
@@ -181,7 +181,7 @@ static int check_input(const fw_linear *l, const fw_tensor *x, fw_error *err)
     return 0;
 }
 
-/* W in the compute precision (refreshed per params_updated). */
+/* W in the compute precision (re-made when the fp32 weights changed). */
 static int weight_typed(fw_backend *be, fw_linear *l, const void **out, fw_error *err)
 {
     FW_TRY(cuda_dparam_refresh(be, &l->weight, err));
@@ -189,11 +189,11 @@ static int weight_typed(fw_backend *be, fw_linear *l, const void **out, fw_error
         *out = l->weight.d;
         return 0;
     }
-    if (l->w_gen != be->param_gen) {
+    if (l->w_gen != be->weights_gen) {
         CUDA_PREC_SWITCH(be->prec, launch_cast, be, l->weight.d, l->w_typed,
                          l->weight.p->numel);
         CUDA_LAUNCH_CHECK();
-        l->w_gen = be->param_gen;
+        l->w_gen = be->weights_gen;
     }
     *out = l->w_typed;
     return 0;

@@ -144,7 +144,7 @@ int cuda_gem_create(fw_backend *be, fw_param *p, float eps, fw_gem **out, fw_err
     if (!g)
         return fw_fail(err, FW_ENOMEM, "gem_create: out of memory");
     g->eps = eps;
-    int rc = cuda_dparam_init(&g->p, p, err);
+    int rc = cuda_dparam_init(be, &g->p, p, err);
     if (rc == 0 && p->grad)
         rc = cuda_slot_create(be, p, 1, &g->dp_slot, err);
     if (rc < 0) {
@@ -160,7 +160,7 @@ void cuda_gem_destroy(fw_backend *be, fw_gem *g)
     if (!g)
         return;
     cuda_enter_quiet(be);
-    cuda_dparam_free(&g->p);
+    cuda_dparam_free(be, &g->p);
     cuda_slot_destroy(be, g->dp_slot);
     if (g->dp_part)
         cudaFree(g->dp_part);

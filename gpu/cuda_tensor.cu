@@ -228,16 +228,30 @@ int cuda_tensor_copy(fw_backend *be, const fw_tensor *src, fw_tensor *dst, fw_er
 
 /* ---- parameter mirrors ----------------------------------------------------- */
 
-int cuda_dparam_init(cuda_dparam *dp, fw_param *p, fw_error *err)
+int cuda_dparam_init(fw_backend *be, cuda_dparam *dp, fw_param *p, fw_error *err)
 {
     memset(dp, 0, sizeof *dp);
     dp->p = p;
+    if (be->n_dparams == be->cap_dparams) {
+        int cap = be->cap_dparams ? 2 * be->cap_dparams : 64;
+        cuda_dparam **list = (cuda_dparam **)realloc(be->dparams, (size_t)cap * sizeof *list);
+        if (!list)
+            return fw_fail(err, FW_ENOMEM, "backend cuda: out of memory (mirrors)");
+        be->dparams = list;
+        be->cap_dparams = cap;
+    }
     CUDA_CHECK(cudaMalloc((void **)&dp->d, (size_t)(p->numel ? p->numel : 1) * sizeof(float)));
+    be->dparams[be->n_dparams++] = dp;
     return 0;
 }
 
-void cuda_dparam_free(cuda_dparam *dp)
+void cuda_dparam_free(fw_backend *be, cuda_dparam *dp)
 {
+    for (int i = 0; i < be->n_dparams; i++)
+        if (be->dparams[i] == dp) {
+            be->dparams[i] = be->dparams[--be->n_dparams];
+            break;
+        }
     if (dp->d)
         cudaFree(dp->d);
     memset(dp, 0, sizeof *dp);
@@ -245,13 +259,18 @@ void cuda_dparam_free(cuda_dparam *dp)
 
 int cuda_dparam_refresh(fw_backend *be, cuda_dparam *dp, fw_error *err)
 {
-    if (dp->gen == be->param_gen)
+    return cuda_dparam_refresh_at(be, dp, be->param_gen, err);
+}
+
+int cuda_dparam_refresh_at(fw_backend *be, cuda_dparam *dp, uint64_t gen, fw_error *err)
+{
+    if (dp->gen == gen)
         return 0;
     /* pageable source: the call returns once the data is staged, so the
      * host may change p->data right after */
     CUDA_CHECK(cudaMemcpyAsync(dp->d, dp->p->data, (size_t)dp->p->numel * sizeof(float),
                                cudaMemcpyHostToDevice, be->stream));
-    dp->gen = be->param_gen;
+    dp->gen = gen;
     return 0;
 }
 
@@ -322,7 +341,7 @@ int cuda_slots_flush(fw_backend *be, fw_error *err)
     int any = 0;
     for (int i = 0; i < be->n_slots; i++) {
         cuda_slot *s = be->slots[i];
-        if (!s->pending)
+        if (!s->pending || s->bound)
             continue;
         CUDA_CHECK(cudaMemcpyAsync(s->h, s->d, (size_t)s->p->numel * sizeof(float),
                                    cudaMemcpyDeviceToHost, be->stream));
@@ -333,7 +352,7 @@ int cuda_slots_flush(fw_backend *be, fw_error *err)
         return 0;
     for (int i = 0; i < be->n_slots; i++) {
         cuda_slot *s = be->slots[i];
-        if (!s->pending)
+        if (!s->pending || s->bound)
             continue;
         float *dst = s->to_grad ? s->p->grad : s->p->data;
         if (s->add)

@@ -1,7 +1,8 @@
 /* test_gpu_backend.c — the CUDA backend against the CPU backend, op by op,
  * forward and backward, on fresh random inputs, in fp32, bf16 and fp16, plus
  * one ResNet-18 training step (loss-side gradient, embeddings and a few
- * parameter gradients). Needs a GPU: run by tests/gpu/check, not make check.
+ * parameter gradients), and the training update on the device (update_bind:
+ * a learner stepping on the GPU against one whose update runs on the host). Needs a GPU: run by tests/gpu/check, not make check.
  * Without a usable GPU it prints "1..0 # SKIP no GPU (...)" and exits 0.
  *
  * Error measure: rel = max_i |gpu_i - cpu_i| / max_i |cpu_i|. Tolerances:
@@ -18,7 +19,9 @@
 
 #include "augment_params.h"
 #include "backend.h"
+#include "learner.h"
 #include "model.h"
+#include "param_list.h"
 #include "rng.h"
 #include "../tap.h"
 
@@ -62,10 +65,9 @@ static double rel_err(const float *got, const float *ref, int64_t n)
     return den > 0 ? num / den : num;
 }
 
-/* One comparison: recorded in the table and checked. */
-static void compare(const char *name, const float *got, const float *ref, int64_t n, double tol)
+/* One measured error: recorded in the table and checked. */
+static void record(const char *name, double rel, double tol)
 {
-    double rel = rel_err(got, ref, n);
     if (n_rows < MAX_ROWS) {
         result_row *r = &rows[n_rows++];
         snprintf(r->name, sizeof r->name, "%s", name);
@@ -74,6 +76,12 @@ static void compare(const char *name, const float *got, const float *ref, int64_
         r->tol = tol;
     }
     CHECK_MSG(rel <= tol, "%s (%s): rel %.3g > tol %.3g", name, prec_name(cur_prec), rel, tol);
+}
+
+/* One comparison of arrays (see rel_err). */
+static void compare(const char *name, const float *got, const float *ref, int64_t n, double tol)
+{
+    record(name, rel_err(got, ref, n), tol);
 }
 
 static float *rand_vec(int64_t n, float lo, float hi)
@@ -665,6 +673,95 @@ static void test_resnet18_step(void)
     free(d_emb);
 }
 
+/* ---- the training update on the device --------------------------------------------- */
+
+enum { UN = 8, UH = 64, UW = 96, UC = 3, UD = 64, USTEPS = 4 };
+
+/* A small AdamW learner on the GPU with clipping (and loss scaling in fp16);
+ * on_device 0: FLUKEWATCH_UPDATE=host keeps its update on the host. */
+static fw_learner *update_learner(int on_device)
+{
+    fw_learner_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fw_model_config_default(&cfg.model);
+    cfg.model.width_mult = 0.25f;
+    cfg.model.in_channels = UC;
+    cfg.model.embedding_dim = UD;
+    cfg.model.seed = 5;
+    cfg.head = (fw_head_config){
+        .classes = UN / 2, .seed = 3, .n_terms = 1,
+        .terms = {{.kind = FW_LOSS_ARCFACE, .weight = 1.0,
+                   .arcface = {.scale = 16, .margin = 0.3, .subcenters = 1}}}};
+    fw_optim_config_default(&cfg.optim, FW_OPTIM_ADAMW);
+    fw_schedule_config_default(&cfg.schedule, FW_SCHED_ONE_CYCLE);
+    cfg.schedule.lr_max = 1e-3;
+    cfg.schedule.total_steps = USTEPS;
+    cfg.clip_norm = 1.0;
+    cfg.precision = cur_prec;
+    cfg.loss_scale = cur_prec == FW_PRECISION_FP16 ? 65536.0 : 0.0;
+    if (!on_device)
+        setenv("FLUKEWATCH_UPDATE", "host", 1);
+    fw_learner *l = NULL;
+    int rc = fw_learner_create(gpu, &cfg, &l, &err);
+    unsetenv("FLUKEWATCH_UPDATE");
+    CHECK_MSG(rc == 0, "learner (update on the %s): %s", on_device ? "device" : "host", err.msg);
+    return l;
+}
+
+static void test_device_update(void)
+{
+    fw_learner *dev = update_learner(1), *host = update_learner(0);
+    float *x = rand_vec((int64_t)UN * UC * UH * UW, 0, 1);
+    int labels[UN];
+    for (int i = 0; i < UN; i++)
+        labels[i] = i / 2;
+    fw_param *conv1 = dev ? fw_param_list_find(fw_learner_params(dev), "conv1.weight") : NULL;
+    float *before = conv1 ? malloc((size_t)conv1->numel * sizeof *before) : NULL;
+    int ok = dev && host && conv1 && before;
+    if (ok)
+        memcpy(before, conv1->data, (size_t)conv1->numel * sizeof *before);
+    double worst_loss = 0, tol = op_tol();
+    for (int s = 0; ok && s < USTEPS; s++) {
+        fw_step_result rd, rh;
+        ok = fw_learner_step(dev, x, labels, UN, UH, UW, &rd, &err) == 0 &&
+             fw_learner_step(host, x, labels, UN, UH, UW, &rh, &err) == 0;
+        CHECK_MSG(ok, "step %d: %s", s, err.msg);
+        if (ok) {
+            CHECK_MSG(!rd.skipped && !rh.skipped, "step %d skipped", s);
+            double d = fabs(rd.loss - rh.loss) / fmax(fabs(rh.loss), 1e-30);
+            worst_loss = d > worst_loss ? d : worst_loss;
+        }
+    }
+    if (ok) {
+        record("device update: losses, 4 steps", worst_loss, tol);
+        /* the host copy stays as it was until asked for: the update ran on the GPU */
+        CHECK_MSG(memcmp(before, conv1->data, (size_t)conv1->numel * sizeof *before) == 0,
+                  "the host's conv1.weight changed without update_to_host");
+        ok = fw_learner_sync_host(dev, &err) == 0;
+        CHECK_MSG(ok, "sync_host: %s", err.msg);
+    }
+    if (ok) {
+        CHECK_MSG(memcmp(before, conv1->data, (size_t)conv1->numel * sizeof *before) != 0,
+                  "conv1.weight did not change in %d steps", USTEPS);
+        fw_param_list *pd = fw_learner_params(dev), *ph = fw_learner_params(host);
+        double worst = 0;
+        const char *where = "";
+        for (int i = 0; i < pd->n && i < ph->n; i++) {
+            double r = rel_err(pd->items[i]->data, ph->items[i]->data, pd->items[i]->numel);
+            if (r > worst) {
+                worst = r;
+                where = pd->items[i]->name;
+            }
+        }
+        printf("#   worst weight: %s\n", where);
+        record("device update: weights, 4 steps", worst, tol);
+    }
+    free(before);
+    free(x);
+    fw_learner_destroy(dev);
+    fw_learner_destroy(host);
+}
+
 /* ---- main ---------------------------------------------------------------------------- */
 
 /* augment_batch: the fused kernel on the device cache against the CPU
@@ -711,6 +808,7 @@ static void run_all(void)
     RUN(test_dropout);
     RUN(test_resnet18_step);
     RUN(test_augment_batch);
+    RUN(test_device_update);
 }
 
 int main(void)
