@@ -3,10 +3,13 @@
  * (CUDNN_DATA_FLOAT compute type). Math: fp32 uses CUDNN_FMA_MATH (true fp32,
  * no TF32 conversion); bf16/fp16 use CUDNN_TENSOR_OP_MATH.
  * Per input shape (N, H, W) a plan caches the tensor descriptors and, for
- * each pass, the algorithm cuDNN's heuristics (..._v7, no benchmarking) rank
- * first among those that fit a 256 MiB workspace (fp32: FMA math only;
- * backward passes prefer deterministic algorithms), with the math type cuDNN
- * reports for it (set on the descriptor before each call, as PyTorch does).
+ * each pass, the algorithm chosen on the pass's first call: the fastest that
+ * fits a 256 MiB workspace when cuDNN times every candidate on the layer's
+ * own buffers (cudnnFind...AlgorithmEx, as PyTorch's cudnn.benchmark), or
+ * the first in cuDNN's heuristic ranking (..._v7, nothing timed) with
+ * FLUKEWATCH_CUDNN_ALGO=heuristic. fp32 takes FMA math only (no TF32);
+ * backward passes prefer deterministic algorithms. The math type cuDNN
+ * reports for the algorithm is set on the descriptor before each call.
  * Weights: the fp32 OIHW host master is mirrored on the device and
  * reordered/converted to KRSC in the compute precision once per
  * params_updated(); dW comes back through the same reorder into an fp32
@@ -20,16 +23,17 @@
 
 #define CONV_MAX_PLANS 8
 
+/* The three passes of a convolution, each with its own algorithm. */
+enum { PASS_FWD, PASS_DATA, PASS_FILTER, N_PASSES };
+
 typedef struct conv_plan {
     int64_t n, h, w;
     fw_shape out;
     cudnnTensorDescriptor_t xd, yd;
-    cudnnConvolutionFwdAlgo_t fwd;
-    cudnnConvolutionBwdDataAlgo_t bwd_data;
-    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
-    size_t ws_fwd, ws_data, ws_filter;
-    cudnnMathType_t math_fwd, math_data, math_filter; /* as the chosen algorithm reports */
-    int have_data, have_filter;
+    int algo[N_PASSES];              /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
+    size_t ws[N_PASSES];             /* its workspace */
+    cudnnMathType_t math[N_PASSES];  /* as the chosen algorithm reports */
+    int have[N_PASSES];              /* chosen yet */
 } conv_plan;
 
 struct fw_conv {
@@ -149,94 +153,144 @@ void cuda_conv_destroy(fw_backend *be, fw_conv *c)
 
 #define ALGO_MAX 16
 
+static const char *const PASS_NAMES[N_PASSES] = {"forward", "backward-data", "backward-filter"};
+
+/* One candidate of any pass, as cuDNN's perf records give it. */
+typedef struct algo_rank {
+    int algo;
+    cudnnMathType_t math;
+    int deterministic;
+} algo_rank;
+
+/* The buffers a pass reads and writes (Find times the algorithms on them):
+ * FWD x, w -> y; DATA dy, w -> dx; FILTER x, dy -> dw. */
+typedef struct pass_bufs {
+    const void *a, *b;
+    void *out;
+} pass_bufs;
+
+/* Unset or "find": time the candidates; "heuristic": cuDNN's ranking. */
+static int use_find(fw_error *err, int *find)
+{
+    const char *v = getenv("FLUKEWATCH_CUDNN_ALGO");
+    if (!v || !*v || !strcmp(v, "find")) {
+        *find = 1;
+        return 0;
+    }
+    if (!strcmp(v, "heuristic")) {
+        *find = 0;
+        return 0;
+    }
+    return fw_fail(err, FW_EINVAL, "FLUKEWATCH_CUDNN_ALGO='%.40s': expected find or heuristic",
+                   v);
+}
+
+/* perf records of any pass (the three types have the same fields) -> ranks */
+template <typename Perf>
+static void copy_ranks(const Perf *perf, int n, algo_rank *out)
+{
+    for (int i = 0; i < n; i++) {
+        out[i].algo = perf[i].status == CUDNN_STATUS_SUCCESS ? (int)perf[i].algo : -1;
+        out[i].math = perf[i].mathType;
+        out[i].deterministic = perf[i].determinism == CUDNN_DETERMINISTIC;
+    }
+}
+
+/* cuDNN's candidates for a pass, best first; failed ones have algo -1. */
+static int rank_algos(fw_backend *be, fw_conv *c, conv_plan *p, int pass, const pass_bufs *b,
+                      algo_rank *out, int *n, fw_error *err)
+{
+    int find;
+    FW_TRY(use_find(err, &find));
+    void *ws = NULL;
+    if (find)
+        FW_TRY(cuda_workspace(be, CUDA_WORKSPACE_LIMIT, &ws, err));
+    size_t wsb = CUDA_WORKSPACE_LIMIT;
+    *n = 0;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
+    if (pass == PASS_FWD) {
+        cudnnConvolutionFwdAlgoPerf_t perf[ALGO_MAX];
+        if (find)
+            CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+                be->cudnn, p->xd, b->a, c->wd, b->b, c->cd, p->yd, b->out, ALGO_MAX, n, perf, ws,
+                wsb));
+        else
+            CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(be->cudnn, p->xd, c->wd, c->cd,
+                                                               p->yd, ALGO_MAX, n, perf));
+        copy_ranks(perf, *n, out);
+    } else if (pass == PASS_DATA) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[ALGO_MAX];
+        if (find)
+            CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+                be->cudnn, c->wd, b->b, p->yd, b->a, c->cd, p->xd, b->out, ALGO_MAX, n, perf, ws,
+                wsb));
+        else
+            CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(be->cudnn, c->wd, p->yd,
+                                                                    c->cd, p->xd, ALGO_MAX, n,
+                                                                    perf));
+        copy_ranks(perf, *n, out);
+    } else {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[ALGO_MAX];
+        if (find)
+            CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                be->cudnn, p->xd, b->a, p->yd, b->b, c->cd, c->wd, b->out, ALGO_MAX, n, perf, ws,
+                wsb));
+        else
+            CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(be->cudnn, p->xd, p->yd,
+                                                                      c->cd, c->wd, ALGO_MAX, n,
+                                                                      perf));
+        copy_ranks(perf, *n, out);
+    }
+    return 0;
+}
+
+/* The workspace algorithm `algo` of `pass` needs (math type already set). */
+static cudnnStatus_t pass_workspace(fw_backend *be, fw_conv *c, conv_plan *p, int pass, int algo,
+                                    size_t *ws)
+{
+    if (pass == PASS_FWD)
+        return cudnnGetConvolutionForwardWorkspaceSize(
+            be->cudnn, p->xd, c->wd, c->cd, p->yd, (cudnnConvolutionFwdAlgo_t)algo, ws);
+    if (pass == PASS_DATA)
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(
+            be->cudnn, c->wd, p->yd, c->cd, p->xd, (cudnnConvolutionBwdDataAlgo_t)algo, ws);
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        be->cudnn, p->xd, p->yd, c->cd, c->wd, (cudnnConvolutionBwdFilterAlgo_t)algo, ws);
+}
+
 /* Whether a ranked algorithm may run: fp32 only with FMA math (no TF32, as
- * PyTorch with allow_tf32 off), 16-bit with what cuDNN reports. The math
- * type is set on the descriptor before the workspace query and each call. */
+ * PyTorch with allow_tf32 off), 16-bit with what cuDNN reports. */
 static int math_ok(const fw_backend *be, cudnnMathType_t m)
 {
     return be->prec != FW_PRECISION_FP32 || m == CUDNN_FMA_MATH;
 }
 
-static int pick_fwd(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err)
+/* Choose the pass's algorithm: the best ranked that may run within the
+ * workspace limit; backward passes take a deterministic one first. */
+static int pick(fw_backend *be, fw_conv *c, conv_plan *p, int pass, const pass_bufs *b,
+                fw_error *err)
 {
-    cudnnConvolutionFwdAlgoPerf_t perf[ALGO_MAX];
+    algo_rank r[ALGO_MAX];
     int n = 0;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
-    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(be->cudnn, p->xd, c->wd, c->cd, p->yd,
-                                                       ALGO_MAX, &n, perf));
-    for (int i = 0; i < n; i++) {
-        size_t ws = 0;
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(be, perf[i].mathType) ||
-            cudnnSetConvolutionMathType(c->cd, perf[i].mathType) != CUDNN_STATUS_SUCCESS)
-            continue;
-        if (cudnnGetConvolutionForwardWorkspaceSize(be->cudnn, p->xd, c->wd, c->cd, p->yd,
-                                                    perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
-            ws > CUDA_WORKSPACE_LIMIT)
-            continue;
-        p->fwd = perf[i].algo;
-        p->ws_fwd = ws;
-        p->math_fwd = perf[i].mathType;
-        return 0;
-    }
-    return fw_fail(err, FW_EDEVICE, "conv: cuDNN offers no forward algorithm for %lldx%lldx%lld "
-                   "-> %d channels within %zu MiB", (long long)p->n, (long long)p->h,
-                   (long long)p->w, c->d.out_channels, CUDA_WORKSPACE_LIMIT >> 20);
-}
-
-static int pick_bwd_data(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err)
-{
-    cudnnConvolutionBwdDataAlgoPerf_t perf[ALGO_MAX];
-    int n = 0;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(be->cudnn, c->wd, p->yd, c->cd,
-                                                            p->xd, ALGO_MAX, &n, perf));
-    for (int pass = 0; pass < 2; pass++)
+    FW_TRY(rank_algos(be, c, p, pass, b, r, &n, err));
+    for (int strict = pass == PASS_FWD ? 0 : 1; strict >= 0; strict--)
         for (int i = 0; i < n; i++) {
             size_t ws = 0;
-            if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(be, perf[i].mathType) ||
-                (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-                cudnnSetConvolutionMathType(c->cd, perf[i].mathType) != CUDNN_STATUS_SUCCESS)
-                continue;
-            if (cudnnGetConvolutionBackwardDataWorkspaceSize(be->cudnn, c->wd, p->yd, c->cd,
-                                                             p->xd, perf[i].algo, &ws) !=
-                    CUDNN_STATUS_SUCCESS ||
+            if (r[i].algo < 0 || !math_ok(be, r[i].math) || (strict && !r[i].deterministic) ||
+                cudnnSetConvolutionMathType(c->cd, r[i].math) != CUDNN_STATUS_SUCCESS ||
+                pass_workspace(be, c, p, pass, r[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
                 ws > CUDA_WORKSPACE_LIMIT)
                 continue;
-            p->bwd_data = perf[i].algo;
-            p->ws_data = ws;
-            p->math_data = perf[i].mathType;
-            p->have_data = 1;
+            p->algo[pass] = r[i].algo;
+            p->ws[pass] = ws;
+            p->math[pass] = r[i].math;
+            p->have[pass] = 1;
             return 0;
         }
-    return fw_fail(err, FW_EDEVICE, "conv: cuDNN offers no backward-data algorithm");
-}
-
-static int pick_bwd_filter(fw_backend *be, fw_conv *c, conv_plan *p, fw_error *err)
-{
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[ALGO_MAX];
-    int n = 0;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, c->math));
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(be->cudnn, p->xd, p->yd, c->cd,
-                                                              c->wd, ALGO_MAX, &n, perf));
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < n; i++) {
-            size_t ws = 0;
-            if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(be, perf[i].mathType) ||
-                (pass == 0 && perf[i].determinism != CUDNN_DETERMINISTIC) ||
-                cudnnSetConvolutionMathType(c->cd, perf[i].mathType) != CUDNN_STATUS_SUCCESS)
-                continue;
-            if (cudnnGetConvolutionBackwardFilterWorkspaceSize(be->cudnn, p->xd, p->yd, c->cd,
-                                                               c->wd, perf[i].algo, &ws) !=
-                    CUDNN_STATUS_SUCCESS ||
-                ws > CUDA_WORKSPACE_LIMIT)
-                continue;
-            p->bwd_filter = perf[i].algo;
-            p->ws_filter = ws;
-            p->math_filter = perf[i].mathType;
-            p->have_filter = 1;
-            return 0;
-        }
-    return fw_fail(err, FW_EDEVICE, "conv: cuDNN offers no backward-filter algorithm");
+    return fw_fail(err, FW_EDEVICE, "conv: cuDNN offers no %s algorithm for %lldx%lldx%lld "
+                   "-> %d channels within %zu MiB", PASS_NAMES[pass], (long long)p->n,
+                   (long long)p->h, (long long)p->w, c->d.out_channels,
+                   CUDA_WORKSPACE_LIMIT >> 20);
 }
 
 static int plan_get(fw_backend *be, fw_conv *c, fw_shape in, conv_plan **out, fw_error *err)
@@ -281,7 +335,6 @@ static int plan_get(fw_backend *be, fw_conv *c, fw_shape in, conv_plan **out, fw
                        dims[0], dims[1], dims[2], dims[3], (long long)o.n, (long long)o.c,
                        (long long)o.h, (long long)o.w);
     p->out = o;
-    FW_TRY(pick_fwd(be, c, p, err));
     p->n = in.n;
     p->h = in.h;
     p->w = in.w;
@@ -364,13 +417,18 @@ int cuda_conv_forward(fw_backend *be, fw_conv *c, const fw_tensor *x, fw_tensor 
     FW_TRY(plan_get(be, c, x->shape, &p, err));
     FW_TRY(weights_typed(be, c, err));
     FW_TRY(cuda_tensor_define(be, y, p->out, err));
+    if (!p->have[PASS_FWD]) {
+        pass_bufs b = {x->d, c->w_typed, y->d};
+        FW_TRY(pick(be, c, p, PASS_FWD, &b, err));
+    }
     void *ws = NULL;
-    if (p->ws_fwd)
-        FW_TRY(cuda_workspace(be, p->ws_fwd, &ws, err));
+    if (p->ws[PASS_FWD])
+        FW_TRY(cuda_workspace(be, p->ws[PASS_FWD], &ws, err));
     float one = 1.0f, zero = 0.0f;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math_fwd));
+    CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math[PASS_FWD]));
     CUDNN_CHECK(cudnnConvolutionForward(be->cudnn, &one, p->xd, x->d, c->wd, c->w_typed, c->cd,
-                                        p->fwd, ws, p->ws_fwd, &zero, p->yd, y->d));
+                                        (cudnnConvolutionFwdAlgo_t)p->algo[PASS_FWD], ws,
+                                        p->ws[PASS_FWD], &zero, p->yd, y->d));
     if (c->bias.p) {
         FW_TRY(cuda_dparam_refresh(be, &c->bias, err));
         CUDA_PREC_SWITCH(be->prec, launch_bias, be, y->d, c->bias.d, cuda_numel(p->out),
@@ -398,17 +456,20 @@ int cuda_conv_backward(fw_backend *be, fw_conv *c, const fw_tensor *x, const fw_
         return fw_fail(err, FW_EINVAL, "conv_backward: dy shape does not match the output");
     float one = 1.0f, zero = 0.0f;
     if (want_w) {
-        if (!p->have_filter)
-            FW_TRY(pick_bwd_filter(be, c, p, err));
-        void *ws = NULL;
-        if (p->ws_filter)
-            FW_TRY(cuda_workspace(be, p->ws_filter, &ws, err));
         FW_TRY(cuda_grow(&c->dw_typed, &c->dw_typed_cap, (size_t)c->weight.p->numel * be->esize,
                          err));
-        CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math_filter));
-        CUDNN_CHECK(cudnnConvolutionBackwardFilter(be->cudnn, &one, p->xd, x->d, p->yd, dy->d,
-                                                   c->cd, p->bwd_filter, ws, p->ws_filter, &zero,
-                                                   c->wd, c->dw_typed));
+        if (!p->have[PASS_FILTER]) {
+            pass_bufs b = {x->d, dy->d, c->dw_typed};
+            FW_TRY(pick(be, c, p, PASS_FILTER, &b, err));
+        }
+        void *ws = NULL;
+        if (p->ws[PASS_FILTER])
+            FW_TRY(cuda_workspace(be, p->ws[PASS_FILTER], &ws, err));
+        CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math[PASS_FILTER]));
+        CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+            be->cudnn, &one, p->xd, x->d, p->yd, dy->d, c->cd,
+            (cudnnConvolutionBwdFilterAlgo_t)p->algo[PASS_FILTER], ws, p->ws[PASS_FILTER], &zero,
+            c->wd, c->dw_typed));
         CUDA_PREC_SWITCH(be->prec, launch_filter, be, c, c->dw_typed, c->dw_slot->d, 0,
                          cuda_slot_beta(c->dw_slot, flags));
         CUDA_LAUNCH_CHECK();
@@ -422,17 +483,20 @@ int cuda_conv_backward(fw_backend *be, fw_conv *c, const fw_tensor *x, const fw_
         }
     }
     if (dx) {
-        if (!p->have_data)
-            FW_TRY(pick_bwd_data(be, c, p, err));
         FW_TRY(weights_typed(be, c, err));
-        void *ws = NULL;
-        if (p->ws_data)
-            FW_TRY(cuda_workspace(be, p->ws_data, &ws, err));
         FW_TRY(cuda_tensor_define(be, dx, x->shape, err));
-        CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math_data));
-        CUDNN_CHECK(cudnnConvolutionBackwardData(be->cudnn, &one, c->wd, c->w_typed, p->yd, dy->d,
-                                                 c->cd, p->bwd_data, ws, p->ws_data, &zero, p->xd,
-                                                 dx->d));
+        if (!p->have[PASS_DATA]) {
+            pass_bufs b = {dy->d, c->w_typed, dx->d};
+            FW_TRY(pick(be, c, p, PASS_DATA, &b, err));
+        }
+        void *ws = NULL;
+        if (p->ws[PASS_DATA])
+            FW_TRY(cuda_workspace(be, p->ws[PASS_DATA], &ws, err));
+        CUDNN_CHECK(cudnnSetConvolutionMathType(c->cd, p->math[PASS_DATA]));
+        CUDNN_CHECK(cudnnConvolutionBackwardData(
+            be->cudnn, &one, c->wd, c->w_typed, p->yd, dy->d, c->cd,
+            (cudnnConvolutionBwdDataAlgo_t)p->algo[PASS_DATA], ws, p->ws[PASS_DATA], &zero, p->xd,
+            dx->d));
     }
     return 0;
 }
