@@ -6,6 +6,7 @@
 
 #include "loss.h"
 #include "loss_math.h"
+#include "loss_row_math.h"
 
 /* cos (N, C*k) = e^ . w^ from raw products and the row norms. */
 static int cosines(fw_loss_ws *ws, const float *emb, int n, int d, const float *weight, int rows_w,
@@ -84,38 +85,16 @@ int fw_loss_arcface(fw_loss_ws *ws, const fw_arcface_cfg *cfg, const float *emb,
     double *corr_e = radw + rows_w, *corr_w = corr_e + n, *dphi = corr_w + rows_w;
     FW_TRY(cosines(ws, emb, n, d, weight, rows_w, cosv, re, rade, rw, radw, err));
 
-    const double cos_m = cos(m), sin_m = sin(m);
-    const double th = cos(M_PI - m), mm = sin(M_PI - m) * m;
+    const fw_arcface_consts consts = fw_arcface_consts_of(s, m, eps);
     double total = 0.0;
     for (int i = 0; i < n; i++) {
-        double *z = logits + (size_t)i * classes;
-        int *ai = arg + (size_t)i * classes;
         const int y = labels[i];
         if (y < 0)
             continue;
-        for (int c = 0; c < classes; c++) {
-            const double *cc = cosv + (size_t)i * rows_w + (size_t)c * k;
-            int best = 0;
-            for (int j = 1; j < k; j++)
-                if (cc[j] > cc[best])
-                    best = j;
-            ai[c] = best;
-            z[c] = cc[best];
-        }
-        double ct = z[y], phi;
-        if (ct > th) {
-            double one_minus = 1.0 - ct * ct;
-            double sine = one_minus > 0.0 ? sqrt(one_minus) : 0.0;
-            phi = ct * cos_m - sine * sin_m;
-            dphi[i] = one_minus > 0.0 ? cos_m + sin_m * ct / fmax(sine, 1e-6) : cos_m;
-        } else {
-            phi = ct - mm;
-            dphi[i] = 1.0;
-        }
-        z[y] = phi;
-        for (int c = 0; c < classes; c++)
-            z[c] *= s;
-        total += fw_lm_ce_row(z, classes, y, eps); /* z becomes dl/dz */
+        /* logits + cross-entropy; the row of logits becomes dl/dz */
+        total += fw_arcface_row(cosv + (size_t)i * rows_w, classes, k, y, &consts,
+                                logits + (size_t)i * classes, arg + (size_t)i * classes,
+                                &dphi[i]);
     }
     res->loss = total / known;
     res->count = known;
@@ -130,11 +109,8 @@ int fw_loss_arcface(fw_loss_ws *ws, const fw_arcface_cfg *cfg, const float *emb,
         const int y = labels[i];
         if (y < 0)
             continue;
-        const double *z = logits + (size_t)i * classes;
-        const int *ai = arg + (size_t)i * classes;
-        double *dci = dcos + (size_t)i * rows_w;
-        for (int c = 0; c < classes; c++)
-            dci[(size_t)c * k + ai[c]] = s * z[c] * (c == y ? dphi[i] : 1.0);
+        fw_arcface_dcos_row(logits + (size_t)i * classes, arg + (size_t)i * classes, classes, k,
+                            y, s, dphi[i], dcos + (size_t)i * rows_w);
     }
     memset(corr_w, 0, sizeof(double) * rows_w);
     for (int i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 /* loss_math.c — workspace slots, argument checks, norms, one-row softmax
  * cross-entropy and the matrix products shared by the losses (loss_math.h). */
 #include "loss_math.h"
+#include "loss_row_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -69,20 +70,8 @@ int fw_lm_check_args(const char *what, const float *emb, const int *labels, int 
 
 void fw_lm_row_norms(const float *x, int rows, int d, double *r, double *rad)
 {
-    for (int i = 0; i < rows; i++) {
-        const float *xi = x + (size_t)i * d;
-        double s = 0.0;
-        for (int k = 0; k < d; k++)
-            s += (double)xi[k] * xi[k];
-        double norm = sqrt(s);
-        if (norm > FW_LOSS_NORM_EPS) {
-            r[i] = norm;
-            rad[i] = 1.0 / s;
-        } else {
-            r[i] = FW_LOSS_NORM_EPS;
-            rad[i] = 0.0;
-        }
-    }
+    for (int i = 0; i < rows; i++)
+        fw_lm_row_norm(x + (size_t)i * d, d, &r[i], &rad[i]);
 }
 
 static int sgemm_failed(fw_error *err, dnnl_status_t st, const char *file, int line)
@@ -175,27 +164,6 @@ int fw_lm_gemm_acc(fw_loss_ws *ws, int trans, int rows, int inner, int d, double
     if (st != dnnl_success)
         return sgemm_failed(err, st, __FILE__, __LINE__);
     return FW_OK;
-}
-
-double fw_lm_ce_row(double *logits, int c, int y, double eps)
-{
-    double mx = logits[0];
-    for (int j = 1; j < c; j++)
-        if (logits[j] > mx)
-            mx = logits[j];
-    double sum = 0.0, mean_logit = 0.0;
-    for (int j = 0; j < c; j++) {
-        sum += exp(logits[j] - mx);
-        mean_logit += logits[j];
-    }
-    mean_logit /= c;
-    double lse = mx + log(sum);
-    /* -log p_y = lse - z_y; mean_c(-log p_c) = lse - mean(z) */
-    double loss = (1.0 - eps) * (lse - logits[y]) + eps * (lse - mean_logit);
-    double inv = 1.0 / sum;
-    for (int j = 0; j < c; j++)
-        logits[j] = exp(logits[j] - mx) * inv - eps / c - (j == y ? 1.0 - eps : 0.0);
-    return loss;
 }
 
 void fw_lm_normalize_backward(const double *g, const float *x, int d, double r, double rad,

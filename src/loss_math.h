@@ -35,10 +35,8 @@ int fw_lm_gemm_acc(fw_loss_ws *ws, int trans, int rows, int inner, int d, double
                    const double *g, const float *b, const double *corr, const float *self,
                    float *out, fw_error *err);
 
-/* Softmax cross-entropy of one row of logits (c) with target y and label
- * smoothing eps; replaces the logits by dl/dlogits = p - target distribution
- * and returns l. */
-double fw_lm_ce_row(double *logits, int c, int y, double eps);
+/* fw_lm_ce_row and fw_lm_row_norm (one row): loss_row_math.h. */
+#include "loss_row_math.h"
 
 /* The backward of x^ = x / max(|x|, eps) for one row: out (d) += scale *
  * (g - x * (x . g) * rad) / r, where g = dL/dx^ (d), x the raw float row (d),
