@@ -269,10 +269,10 @@ void cuda_augment_release(fw_backend *be);
 
 /* ---- the training update on the device (cuda_update.cu) ------------------- */
 int cuda_update_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);
-int cuda_update_grad_sumsq(fw_backend *be, float mult, double *sumsq, int *finite,
+int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,
                            fw_error *err);
 int cuda_update_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
-                     float grad_mult, fw_error *err);
+                     const float *mult, fw_error *err);
 int cuda_update_to_host(fw_backend *be, fw_error *err);
 /* Free update_bind's state (destroy, a new bind). */
 void cuda_update_release(fw_backend *be);

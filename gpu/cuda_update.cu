@@ -6,12 +6,12 @@
  * sync), gives it device moments, and splits all the tensors into chunks of
  * CHUNK elements listed in one device table. Each step is then two
  * multi-tensor launches over that table, one block per chunk:
- *   - sumsq_kernel: per-tensor sums of (g * mult)^2 in double (a block
+ *   - sumsq_kernel: per-tensor sums of (g * mult_i)^2 in double (a block
  *     reduction, then one atomicAdd per block) and a non-finite flag;
  *   - step_kernel: fw_sgd_elem / fw_adamw_elem (src/optim_math.h, the host
  *     optimizer's own per-element code) on every element.
- * Nothing but the per-tensor sums (8 bytes a tensor) and the coefficients
- * (24 bytes a tensor) crosses PCIe per step. The converted weights of conv
+ * Nothing but the per-tensor sums (8 bytes a tensor), multipliers (4) and
+ * coefficients (24) crosses PCIe per step. The converted weights of conv
  * and linear layers are re-made from the masters after a step
  * (be->weights_gen).
  * The host's copies: after params_updated (the host wrote the weights or
@@ -50,6 +50,7 @@ struct cuda_update {
     update_chunk_dev *chunks_d;   /* (n_chunks) */
     int64_t n_chunks;
     fw_optim_coeffs *coeffs_d;    /* (n) */
+    float *mult_d;                /* (n) the gradients' multipliers */
     double *sums_d, *sums_h;      /* (n) device, pinned */
     int *bad_d, *bad_h;           /* (1) device, pinned */
 };
@@ -69,6 +70,7 @@ void cuda_update_release(fw_backend *be)
     cudaFree(u->tensors_d);
     cudaFree(u->chunks_d);
     cudaFree(u->coeffs_d);
+    cudaFree(u->mult_d);
     cudaFree(u->sums_d);
     cudaFreeHost(u->sums_h);
     cudaFree(u->bad_d);
@@ -169,6 +171,7 @@ static int bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err)
     FW_TRY(upload_tables(be, u, err));
     size_t tn = (size_t)(n ? n : 1);
     CUDA_CHECK(cudaMalloc((void **)&u->coeffs_d, tn * sizeof *u->coeffs_d));
+    CUDA_CHECK(cudaMalloc((void **)&u->mult_d, tn * sizeof *u->mult_d));
     CUDA_CHECK(cudaMalloc((void **)&u->sums_d, tn * sizeof *u->sums_d));
     CUDA_CHECK(cudaMallocHost((void **)&u->sums_h, tn * sizeof *u->sums_h));
     CUDA_CHECK(cudaMalloc((void **)&u->bad_d, sizeof *u->bad_d));
@@ -231,10 +234,11 @@ static __device__ double block_sum(double v)
 }
 
 __global__ void sumsq_kernel(const update_tensor_dev *tensors, const update_chunk_dev *chunks,
-                             float mult, double *sums, int *bad)
+                             const float *mults, double *sums, int *bad)
 {
     update_chunk_dev c = chunks[blockIdx.x];
     const float *g = tensors[c.tensor].g;
+    const float mult = mults[c.tensor];
     double s = 0;
     int nonfinite = 0;
     for (int64_t i = c.begin + threadIdx.x; i < c.end; i += UPDATE_THREADS) {
@@ -251,11 +255,12 @@ __global__ void sumsq_kernel(const update_tensor_dev *tensors, const update_chun
 }
 
 __global__ void step_kernel(const update_tensor_dev *tensors, const update_chunk_dev *chunks,
-                            const fw_optim_coeffs *coeffs, fw_optim_hyper h, float mult)
+                            const fw_optim_coeffs *coeffs, fw_optim_hyper h, const float *mults)
 {
     update_chunk_dev c = chunks[blockIdx.x];
     update_tensor_dev t = tensors[c.tensor];
     fw_optim_coeffs k = coeffs[c.tensor];
+    const float mult = mults[c.tensor];
     for (int64_t i = c.begin + threadIdx.x; i < c.end; i += UPDATE_THREADS) {
         float g = t.g[i] * mult;
         if (h.adamw)
@@ -265,7 +270,7 @@ __global__ void step_kernel(const update_tensor_dev *tensors, const update_chunk
     }
 }
 
-int cuda_update_grad_sumsq(fw_backend *be, float mult, double *sumsq, int *finite,
+int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,
                            fw_error *err)
 {
     CUDA_ENTER(be);
@@ -282,8 +287,11 @@ int cuda_update_grad_sumsq(fw_backend *be, float mult, double *sumsq, int *finit
                                be->stream));
     CUDA_CHECK(cudaMemsetAsync(u->bad_d, 0, sizeof(int), be->stream));
     if (u->n_chunks) {
+        /* pageable sources: staged before the calls return */
+        CUDA_CHECK(cudaMemcpyAsync(u->mult_d, mult, (size_t)u->n * sizeof *mult,
+                                   cudaMemcpyHostToDevice, be->stream));
         sumsq_kernel<<<(unsigned)u->n_chunks, UPDATE_THREADS, 0, be->stream>>>(
-            u->tensors_d, u->chunks_d, mult, u->sums_d, u->bad_d);
+            u->tensors_d, u->chunks_d, u->mult_d, u->sums_d, u->bad_d);
         CUDA_LAUNCH_CHECK();
     }
     CUDA_CHECK(cudaMemcpyAsync(u->sums_h, u->sums_d, (size_t)(u->n ? u->n : 1) * sizeof(double),
@@ -305,7 +313,7 @@ int cuda_update_grad_sumsq(fw_backend *be, float mult, double *sumsq, int *finit
 }
 
 int cuda_update_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
-                     float grad_mult, fw_error *err)
+                     const float *mult, fw_error *err)
 {
     CUDA_ENTER(be);
     FW_TRY(need_bind(be, err));
@@ -316,8 +324,10 @@ int cuda_update_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coe
     /* pageable source: staged before the call returns */
     CUDA_CHECK(cudaMemcpyAsync(u->coeffs_d, c, (size_t)u->n * sizeof *c, cudaMemcpyHostToDevice,
                                be->stream));
+    CUDA_CHECK(cudaMemcpyAsync(u->mult_d, mult, (size_t)u->n * sizeof *mult,
+                               cudaMemcpyHostToDevice, be->stream));
     step_kernel<<<(unsigned)u->n_chunks, UPDATE_THREADS, 0, be->stream>>>(
-        u->tensors_d, u->chunks_d, u->coeffs_d, *h, grad_mult);
+        u->tensors_d, u->chunks_d, u->coeffs_d, *h, u->mult_d);
     CUDA_LAUNCH_CHECK();
     be->weights_gen++; /* converted copies are re-made from the new masters */
     return 0;

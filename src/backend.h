@@ -90,6 +90,7 @@
 
 #include "augment.h"
 #include "fw_error.h"
+#include "loss.h"
 #include "optim_math.h"
 #include "param.h"
 
@@ -105,6 +106,7 @@ typedef struct fw_pool fw_pool;       /* one max/avg pooling layer + workspace *
 typedef struct fw_gem fw_gem;         /* one GeM pooling layer (learnable p) */
 typedef struct fw_linear fw_linear;   /* one fully connected layer */
 typedef struct fw_dropout fw_dropout; /* one dropout layer + saved mask */
+typedef struct fw_arcface fw_arcface; /* the ArcFace loss term over its class weights */
 
 /* Logical shape of an activation: (N, C, H, W); a matrix (N, C) is (N, C, 1, 1). */
 typedef struct fw_shape {
@@ -349,17 +351,35 @@ typedef struct fw_backend_ops {
      * update_grad_sumsq closes it, update_step (if the step goes on) applies
      * it, and the next backward starts a new one. */
     int (*update_bind)(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);
-    /* Over the bound gradients g: *sumsq = sum of (g * mult)^2 (in double,
-     * in the tensors' order; each tensor's sum first), *finite = 0 when a g
-     * is NaN or infinite. Waits for the backward. */
-    int (*update_grad_sumsq)(fw_backend *be, float mult, double *sumsq, int *finite,
+    /* Over the bound gradients g of tensors i: *sumsq = sum of (g * mult[i])^2
+     * (in double, in the tensors' order; each tensor's sum first), *finite =
+     * 0 when a g is NaN or infinite. Waits for the backward. */
+    int (*update_grad_sumsq)(fw_backend *be, const float *mult, double *sumsq, int *finite,
                              fw_error *err);
-    /* One optimizer step of every bound tensor i with gradient g * grad_mult:
+    /* One optimizer step of every bound tensor i with gradient g * mult[i]:
      * fw_sgd_elem / fw_adamw_elem (optim_math.h) with *h and c[i]. */
     int (*update_step)(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
-                       float grad_mult, fw_error *err);
+                       const float *mult, fw_error *err);
     /* Write the bound weights and moments into their host fw_param.data. */
     int (*update_to_host)(fw_backend *be, fw_error *err);
+
+    /* ---- the ArcFace loss term on the backend (optional) ----
+     * fw_loss_arcface (loss.h) with the class weights where the backend keeps
+     * them, so that the (C*k, D) products, the weights' gradient and (with
+     * update_bind) their update stay there; the embeddings come and go as
+     * host arrays (N x D floats). NULL: the head computes it on the host.
+     * arcface_create: weight (classes * cfg->subcenters, dim) with a grad,
+     * from now on a parameter of this backend (params_updated, update_bind).
+     * arcface_loss: emb (n, dim), labels (n) (class or FW_NEW_WHALE); fills
+     * *res as fw_loss_arcface does; with d_emb: d_emb (n, dim) += scale *
+     * dL/demb on the host when it returns, and scale * dL/dW is ADDED to the
+     * weight's gradient like a backward with FW_GRAD_ACCUMULATE (complete
+     * at sync, or kept on the device when bound). */
+    int (*arcface_create)(fw_backend *be, const fw_arcface_cfg *cfg, int classes, int dim,
+                          fw_param *weight, fw_arcface **out, fw_error *err);
+    void (*arcface_destroy)(fw_backend *be, fw_arcface *a);
+    int (*arcface_loss)(fw_backend *be, fw_arcface *a, const float *emb, const int *labels,
+                        int n, double scale, float *d_emb, fw_loss_result *res, fw_error *err);
 } fw_backend_ops;
 
 /* The CPU backend (oneDNN). */

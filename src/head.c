@@ -130,10 +130,37 @@ int fw_head_init(fw_head *h, const fw_head_config *cfg, fw_error *err)
     return rc;
 }
 
+static const fw_arcface_cfg *arcface_cfg(const fw_head *h)
+{
+    for (int t = 0; t < h->cfg.n_terms; t++)
+        if (h->cfg.terms[t].kind == FW_LOSS_ARCFACE)
+            return &h->cfg.terms[t].arcface;
+    return NULL;
+}
+
+int fw_head_use_backend(fw_head *h, const fw_backend_ops *ops, fw_backend *be, fw_error *err)
+{
+    const fw_arcface_cfg *cfg = arcface_cfg(h);
+    if (!cfg || !ops->arcface_create || h->arcface_op)
+        return FW_OK;
+    FW_TRY(ops->arcface_create(be, cfg, h->cfg.classes, h->cfg.emb_dim, h->arcface_weight,
+                               &h->arcface_op, err));
+    h->ops = ops;
+    h->be = be;
+    return FW_OK;
+}
+
+int fw_head_param_on_backend(const fw_head *h, const fw_param *p)
+{
+    return h->arcface_op && p == h->arcface_weight;
+}
+
 void fw_head_free(fw_head *h)
 {
     if (!h)
         return;
+    if (h->arcface_op)
+        h->ops->arcface_destroy(h->be, h->arcface_op);
     for (int i = 0; i < h->n_params; i++) {
         free(h->params[i].data);
         free(h->params[i].grad);
@@ -175,6 +202,11 @@ int fw_head_loss(fw_head *h, const float *emb, const int *labels, int n, float *
                                  res, err);
             break;
         case FW_LOSS_ARCFACE:
+            if (h->arcface_op) {
+                rc = h->ops->arcface_loss(h->be, h->arcface_op, emb, labels, n, term->weight,
+                                          d_emb, res, err);
+                break;
+            }
             g.d_weight = h->arcface_weight->grad;
             rc = fw_loss_arcface(&h->ws, &term->arcface, emb, labels, n, D,
                                  h->arcface_weight->data, C, gp, res, err);

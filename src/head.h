@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "backend.h"
 #include "fw_error.h"
 #include "loss.h"
 #include "param.h"
@@ -63,12 +64,25 @@ typedef struct fw_head {
     fw_param *classifier_weight, *classifier_bias, *arcface_weight; /* into params or NULL */
     fw_loss_result term[FW_HEAD_MAX_TERMS]; /* last call: each term's unweighted result */
     fw_loss_ws ws; /* set ws.precise = 1 for double-precision products (checks) */
+    /* the ArcFace term on a backend (fw_head_use_backend), or NULL */
+    const fw_backend_ops *ops;
+    fw_backend *be;
+    fw_arcface *arcface_op;
 } fw_head;
 
 /* Validate the configuration, allocate and initialise the parameters (grads
  * zeroed). On failure nothing is left allocated. */
 int fw_head_init(fw_head *h, const fw_head_config *cfg, fw_error *err);
 void fw_head_free(fw_head *h);
+
+/* Compute the ArcFace term (if any) with the backend's arcface ops, where it
+ * has them: its weight "head.arcface.weight" becomes a parameter of that
+ * backend (params_updated after host writes; fw_head_logits needs the host
+ * copy current). A no-op for backends without them. The backend must outlive
+ * the head (fw_head_free destroys the op). */
+int fw_head_use_backend(fw_head *h, const fw_backend_ops *ops, fw_backend *be, fw_error *err);
+/* 1 when p is a head tensor the backend holds (fw_head_use_backend). */
+int fw_head_param_on_backend(const fw_head *h, const fw_param *p);
 
 /* Append borrowed pointers to the head's parameters to `list`
  * (fw_param_list_append: a name already in the list is refused). */

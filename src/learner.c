@@ -79,6 +79,13 @@ static int ensure_batch_buffers(fw_learner *l, int n, fw_error *err)
 
 static int dist_setup(fw_learner *l, fw_error *err);
 
+/* The tensors the backend holds: the model's, and a head term's it computes. */
+static int param_on_backend(const fw_param *p, void *ctx)
+{
+    const fw_learner *l = ctx;
+    return !(p->flags & FW_PARAM_HEAD) || fw_head_param_on_backend(&l->head, p);
+}
+
 int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
                       fw_learner **out, fw_error *err)
 {
@@ -101,6 +108,8 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
         rc = fw_model_create(ops, l->be, &l->cfg.model, &l->model, err);
     if (rc == FW_OK && (rc = fw_head_init(&l->head, &l->cfg.head, err)) == FW_OK)
         l->head_ready = 1;
+    if (rc == FW_OK)
+        rc = fw_head_use_backend(&l->head, ops, l->be, err);
     const fw_param_list *mp = rc == FW_OK ? fw_model_params(l->model) : NULL;
     for (int i = 0; rc == FW_OK && i < mp->n; i++)
         rc = fw_param_list_append(&l->params, mp->items[i], err);
@@ -113,7 +122,7 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
     /* (data parallel sums the gradients on the host: the update stays there) */
     if (rc == FW_OK &&
         (rc = fw_train_update_init(&l->update, ops, l->be, l->optim, &l->params,
-                                   l->ranks <= 1, err)) == FW_OK)
+                                   l->ranks <= 1, param_on_backend, l, err)) == FW_OK)
         l->update_ready = 1;
     if (rc < 0) {
         fw_learner_destroy(l);

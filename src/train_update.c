@@ -22,21 +22,24 @@ static int env_allows_backend(fw_error *err)
     return fw_fail(err, FW_EINVAL, "FLUKEWATCH_UPDATE='%.40s': expected auto or host", v);
 }
 
-static int bind_model_tensors(fw_train_update *u, fw_error *err)
+static int bind_backend_tensors(fw_train_update *u, fw_on_backend_fn on_backend, void *ctx,
+                                fw_error *err)
 {
     int n;
     fw_optim_tensor *t = fw_optim_tensors(u->optim, &n);
-    u->bound = malloc((size_t)(n ? n : 1) * sizeof *u->bound);
-    u->coeffs = malloc((size_t)(n ? n : 1) * sizeof *u->coeffs);
-    fw_update_tensor *list = malloc((size_t)(n ? n : 1) * sizeof *list);
+    size_t cap = (size_t)(n ? n : 1);
+    u->bound = malloc(cap * sizeof *u->bound);
+    u->coeffs = malloc(cap * sizeof *u->coeffs);
+    u->mult = malloc(cap * sizeof *u->mult);
+    fw_update_tensor *list = malloc(cap * sizeof *list);
     int rc = FW_OK;
-    if (!u->bound || !u->coeffs || !list) {
+    if (!u->bound || !u->coeffs || !u->mult || !list) {
         rc = fw_fail(err, FW_ENOMEM, "update: out of memory for %d tensors", n);
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        if (t[i].param->flags & FW_PARAM_HEAD)
-            continue; /* the head runs on the host */
+        if (!on_backend(t[i].param, ctx))
+            continue; /* computed on the host (a head term there) */
         list[u->n_bound] = (fw_update_tensor){t[i].param, t[i].buf, t[i].sq};
         u->bound[u->n_bound++] = i;
     }
@@ -45,6 +48,8 @@ static int bind_model_tensors(fw_train_update *u, fw_error *err)
         for (int k = 0; k < u->n_bound; k++)
             t[u->bound[k]].external = 1;
         u->on_backend = 1;
+        for (int i = 0; i < u->params->n; i++)
+            u->held[i] = on_backend(u->params->items[i], ctx);
     }
 done:
     free(list);
@@ -53,39 +58,38 @@ done:
 
 int fw_train_update_init(fw_train_update *u, const fw_backend_ops *ops, fw_backend *be,
                          fw_optim *optim, fw_param_list *params, int allow_backend,
-                         fw_error *err)
+                         fw_on_backend_fn on_backend, void *ctx, fw_error *err)
 {
     memset(u, 0, sizeof *u);
     u->ops = ops;
     u->be = be;
     u->optim = optim;
     u->params = params;
+    u->held = calloc((size_t)(params->n ? params->n : 1), sizeof *u->held);
+    if (!u->held)
+        return fw_fail(err, FW_ENOMEM, "update: out of memory");
     if (!ops->update_bind || !allow_backend)
         return FW_OK;
     int allowed = env_allows_backend(err);
     if (allowed <= 0)
         return allowed;
-    return bind_model_tensors(u, err);
+    return bind_backend_tensors(u, on_backend, ctx, err);
 }
 
 void fw_train_update_free(fw_train_update *u)
 {
     free(u->bound);
     free(u->coeffs);
+    free(u->mult);
+    free(u->held);
     memset(u, 0, sizeof *u);
-}
-
-/* 1 when the host computes (and the host optimizer reads) t's gradient. */
-static int host_side(const fw_train_update *u, const fw_param *p)
-{
-    return !u->on_backend || (p->flags & FW_PARAM_HEAD);
 }
 
 void fw_train_update_zero_grads(fw_train_update *u)
 {
     for (int i = 0; i < u->params->n; i++) {
         fw_param *p = u->params->items[i];
-        if (p->grad && host_side(u, p))
+        if (p->grad && !u->held[i])
             memset(p->grad, 0, (size_t)p->numel * sizeof(float));
     }
 }
@@ -128,16 +132,22 @@ static int host_unscale(fw_train_update *u, fw_loss_scaler *scaler, double scale
     return 1;
 }
 
-/* Backend path: the norm's sum over the model's tensors comes from the
- * backend, the head's are added in the same order as fw_grad_global_norm.
- * *mult receives the factor (unscale x clip) for the backend's gradients. */
+/* Backend path: the norm's sums over the tensors the backend holds come
+ * from it, the host's are added after them (the same order as
+ * fw_grad_global_norm when the held tensors come first). u->mult receives
+ * each held tensor's factor: the loss scale's inverse for the model's
+ * (not the head's), times the clipping factor. */
 static int backend_norm(fw_train_update *u, fw_loss_scaler *scaler, double scale,
-                        double clip_norm, fw_update_result *res, float *mult, fw_error *err)
+                        double clip_norm, fw_update_result *res, fw_error *err)
 {
     float inv = scaler->enabled ? (float)(1.0 / scale) : 1.0f;
+    int n;
+    const fw_optim_tensor *t = fw_optim_tensors(u->optim, &n);
+    for (int k = 0; k < u->n_bound; k++)
+        u->mult[k] = (t[u->bound[k]].param->flags & FW_PARAM_HEAD) ? 1.0f : inv;
     double total;
     int finite;
-    FW_TRY(u->ops->update_grad_sumsq(u->be, inv, &total, &finite, err));
+    FW_TRY(u->ops->update_grad_sumsq(u->be, u->mult, &total, &finite, err));
     if (scaler->enabled && !fw_loss_scaler_update(scaler, finite)) {
         res->skipped = res->overflow = 1;
         res->grad_norm = NAN;
@@ -145,12 +155,11 @@ static int backend_norm(fw_train_update *u, fw_loss_scaler *scaler, double scale
     }
     for (int i = 0; i < u->params->n; i++) {
         const fw_param *p = u->params->items[i];
-        if (is_trained(p) && host_side(u, p))
+        if (is_trained(p) && !u->held[i])
             total += grad_sumsq(p);
     }
     double norm = sqrt(total);
     res->grad_norm = norm;
-    *mult = inv;
     if (clip_norm > 0 && isfinite(norm)) {
         /* torch.nn.utils.clip_grad_norm_, as fw_clip_grad_norm */
         double coef = clip_norm / (norm + 1e-6);
@@ -158,11 +167,12 @@ static int backend_norm(fw_train_update *u, fw_loss_scaler *scaler, double scale
             float f = (float)coef;
             for (int i = 0; i < u->params->n; i++) {
                 fw_param *p = u->params->items[i];
-                if (is_trained(p) && host_side(u, p))
+                if (is_trained(p) && !u->held[i])
                     for (int64_t k = 0; k < p->numel; k++)
                         p->grad[k] *= f;
             }
-            *mult = inv * f; /* inv is a power of two: exact */
+            for (int k = 0; k < u->n_bound; k++)
+                u->mult[k] *= f; /* (inv is a power of two: exact) */
         }
     }
     return FW_OK;
@@ -175,9 +185,8 @@ int fw_train_update_apply(fw_train_update *u, fw_loss_scaler *scaler, double sca
     memset(res, 0, sizeof *res);
     if (clip_norm > 0 && !isfinite(clip_norm))
         return fw_fail(err, FW_EINVAL, "clip: max norm %g must be finite and > 0", clip_norm);
-    float mult = 1.0f;
     if (u->on_backend) {
-        FW_TRY(backend_norm(u, scaler, scale, clip_norm, res, &mult, err));
+        FW_TRY(backend_norm(u, scaler, scale, clip_norm, res, err));
         if (res->overflow)
             return FW_OK;
     } else {
@@ -207,7 +216,7 @@ int fw_train_update_apply(fw_train_update *u, fw_loss_scaler *scaler, double sca
         const fw_optim_tensor *t = fw_optim_tensors(u->optim, &n);
         for (int k = 0; k < u->n_bound; k++)
             u->coeffs[k] = t[u->bound[k]].c;
-        FW_TRY(u->ops->update_step(u->be, &h, u->coeffs, mult, err));
+        FW_TRY(u->ops->update_step(u->be, &h, u->coeffs, u->mult, err));
         u->host_stale = 1;
     } else {
         u->ops->params_updated(u->be);

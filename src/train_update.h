@@ -3,10 +3,10 @@
  * optimizer step, on the host or, where the backend offers it
  * (update_bind, e.g. the GPU), on the backend for the model's tensors.
  *
- * On the backend the model's gradients stay in its memory: the norm comes
- * from update_grad_sumsq, the unscaling and clipping are one factor folded
- * into update_step, and only the head's tensors (computed on the host) are
- * updated here. The results match the host update: the same per-element
+ * On the backend the gradients of the tensors it holds stay in its memory:
+ * the norm comes from update_grad_sumsq, the unscaling and clipping are one
+ * factor per tensor folded into update_step, and only the tensors the host
+ * computes (head terms on the host) are updated here. The results match the host update: the same per-element
  * math (optim_math.h), the same per-tensor order of the norm's sums.
  * While the backend holds newer weights than the host, fw_train_update_to_host
  * brings them (and the optimizer's moments) back; call it before reading or
@@ -32,6 +32,8 @@ typedef struct fw_train_update {
     int *bound;               /* (n_bound) indices into fw_optim_tensors */
     int n_bound;
     fw_optim_coeffs *coeffs;  /* (n_bound) this step's, in bind order */
+    float *mult;              /* (n_bound) this step's gradient multipliers */
+    int *held;                /* (params->n) 1: the backend computes and updates it */
 } fw_train_update;
 
 /* What one update did (fields of the learner's step result). */
@@ -41,12 +43,16 @@ typedef struct fw_update_result {
     double grad_norm; /* before clipping; NaN when skipped by an overflow */
 } fw_update_result;
 
+/* Which tensors the backend holds (its layers' parameters, a head term it
+ * computes): 1 for those. */
+typedef int (*fw_on_backend_fn)(const fw_param *p, void *ctx);
+
 /* allow_backend: 0 keeps everything on the host (data parallel through the
- * host, or the environment says so). The model's tensors are those without
- * FW_PARAM_HEAD. */
+ * host, or the environment says so). The loss scale applies to the model's
+ * tensors (without FW_PARAM_HEAD). */
 int fw_train_update_init(fw_train_update *u, const fw_backend_ops *ops, fw_backend *be,
                          fw_optim *optim, fw_param_list *params, int allow_backend,
-                         fw_error *err);
+                         fw_on_backend_fn on_backend, void *ctx, fw_error *err);
 void fw_train_update_free(fw_train_update *u);
 
 /* Zero the gradients the host computes into (before a step's backward). */

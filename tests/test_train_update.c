@@ -6,10 +6,12 @@
  * buffers (the host's state tensors are stale until update_to_host), and a
  * step's gradient is taken out of fw_param.grad when update_grad_sumsq
  * closes it, so the next backward starts from zero. The weights themselves
- * stay in fw_param.data, which the CPU ops read. Learners on it must give
- * the host learner's losses and weights bit for bit (the same per-element
- * math, the same order of the norm's sums), through clipping, loss scaling,
- * AdamW, checkpoints taken from it, the LR finder and micro-batches. */
+ * stay in fw_param.data, which the CPU ops read. Its ArcFace term is the
+ * host's fw_loss_arcface called through the arcface ops, so the head's class
+ * weights are the backend's too (bound, not loss-scaled). Learners on it
+ * must give the host learner's losses and weights bit for bit (the same
+ * per-element math, the same order of the norm's sums), through clipping,
+ * loss scaling, AdamW, checkpoints taken from it and the LR finder. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +95,8 @@ static int res_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *
     return FW_OK;
 }
 
-static int res_sumsq(fw_backend *be, float mult, double *sumsq, int *finite, fw_error *err)
+static int res_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,
+                     fw_error *err)
 {
     (void)be;
     (void)err;
@@ -105,7 +108,7 @@ static int res_sumsq(fw_backend *be, float mult, double *sumsq, int *finite, fw_
         for (int64_t k = 0; k < p->numel; k++) {
             float g = p->grad[k];
             ok &= isfinite(g) != 0;
-            float s = g * mult;
+            float s = g * mult[i];
             sum += (double)s * (double)s;
             g_res[i].grad[k] = g;
         }
@@ -119,14 +122,14 @@ static int res_sumsq(fw_backend *be, float mult, double *sumsq, int *finite, fw_
 }
 
 static int res_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,
-                    float grad_mult, fw_error *err)
+                    const float *mult, fw_error *err)
 {
     (void)err;
     for (int i = 0; i < g_n_res; i++) {
         resident *r = &g_res[i];
         float *p = r->t.param->data;
         for (int64_t k = 0; k < r->t.param->numel; k++) {
-            float g = r->grad[k] * grad_mult;
+            float g = r->grad[k] * mult[i];
             if (h->adamw)
                 fw_adamw_elem(&p[k], g, &r->m1[k], &r->m2[k], h, &c[i]);
             else
@@ -152,6 +155,49 @@ static int res_to_host(fw_backend *be, fw_error *err)
     return FW_OK;
 }
 
+/* ---- the ArcFace term through the backend's ops ---- */
+struct fw_arcface {
+    fw_arcface_cfg cfg;
+    int classes, dim;
+    fw_param *weight;
+    fw_loss_ws ws;
+};
+static int g_arcface_calls;
+
+static int res_arcface_create(fw_backend *be, const fw_arcface_cfg *cfg, int classes, int dim,
+                              fw_param *weight, fw_arcface **out, fw_error *err)
+{
+    (void)be;
+    fw_arcface *a = calloc(1, sizeof *a);
+    if (!a)
+        return fw_fail(err, FW_ENOMEM, "arcface: out of memory");
+    a->cfg = *cfg;
+    a->classes = classes;
+    a->dim = dim;
+    a->weight = weight;
+    fw_loss_ws_init(&a->ws);
+    *out = a;
+    return FW_OK;
+}
+
+static void res_arcface_destroy(fw_backend *be, fw_arcface *a)
+{
+    (void)be;
+    fw_loss_ws_free(&a->ws);
+    free(a);
+}
+
+static int res_arcface_loss(fw_backend *be, fw_arcface *a, const float *emb, const int *labels,
+                            int n, double scale, float *d_emb, fw_loss_result *res,
+                            fw_error *err)
+{
+    (void)be;
+    g_arcface_calls++;
+    fw_loss_grads g = {.d_emb = d_emb, .d_weight = a->weight->grad, .scale = scale};
+    return fw_loss_arcface(&a->ws, &a->cfg, emb, labels, n, a->dim, a->weight->data, a->classes,
+                           d_emb ? &g : NULL, res, err);
+}
+
 static const fw_backend_ops *resident_ops(void)
 {
     g_resident_ops = *fw_backend_cpu();
@@ -161,6 +207,9 @@ static const fw_backend_ops *resident_ops(void)
     g_resident_ops.update_grad_sumsq = res_sumsq;
     g_resident_ops.update_step = res_step;
     g_resident_ops.update_to_host = res_to_host;
+    g_resident_ops.arcface_create = res_arcface_create;
+    g_resident_ops.arcface_destroy = res_arcface_destroy;
+    g_resident_ops.arcface_loss = res_arcface_loss;
     return &g_resident_ops;
 }
 
@@ -189,8 +238,10 @@ static void compare_runs(const char *what, int on_backend)
 {
     fw_learner *a = new_learner(16), *b = new_resident_learner(16);
     double la[STEPS], lb[STEPS];
-    int steps0 = g_steps_on_backend;
+    int steps0 = g_steps_on_backend, arcface0 = g_arcface_calls;
     if (a && b && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, STEPS, lb)) {
+        CHECK_MSG(g_arcface_calls - arcface0 == STEPS, "%s: ArcFace ran %d times on the backend",
+                  what, g_arcface_calls - arcface0);
         int equal = memcmp(la, lb, sizeof la) == 0;
         CHECK_MSG(equal, "%s: losses differ (last %.17g vs %.17g)", what, la[STEPS - 1],
                   lb[STEPS - 1]);
