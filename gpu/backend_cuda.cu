@@ -186,6 +186,9 @@ static const fw_backend_ops cuda_ops = {
     .update_grad_sumsq = cuda_update_grad_sumsq,
     .update_step = cuda_update_step,
     .update_to_host = cuda_update_to_host,
+    .arcface_create = cuda_arcface_create,
+    .arcface_destroy = cuda_arcface_destroy,
+    .arcface_loss = cuda_arcface_loss,
 };
 
 extern "C" const fw_backend_ops *fw_backend_cuda(void)

@@ -182,6 +182,13 @@ int cuda_slots_flush(fw_backend *be, fw_error *err);
 int cuda_sums_to_grad(fw_backend *be, const double *src, float *dst, int64_t n, float beta,
                       fw_error *err);
 
+/* ---- GEMM (cuda_linear.cu) -------------------------------------------------- */
+/* D (m x n, col-major, fp32, ld m) = alpha op(A) op(B) + beta D on cuBLASLt,
+ * fp32 compute; A/B of type t: A stored (ta ? k x m : m x k), B stored
+ * (tb ? n x k : k x n). (Row-major (r, c) is col-major (c, r).) */
+int cuda_gemm(fw_backend *be, cudaDataType_t t, int ta, int tb, int64_t m, int64_t n, int64_t k,
+              float alpha, const void *a, const void *b, float beta, float *d, fw_error *err);
+
 /* ---- per-channel reductions (cuda_bn.cu) ---------------------------------- */
 enum { CUDA_SUM_STATS = 0, CUDA_SUM_GRAD = 1 };
 /* Over the rows of an NHWC tensor (rows = N*H*W, C channels), into out
@@ -266,6 +273,13 @@ int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_
                        int ow, int oh, fw_tensor *out, fw_error *err);
 /* Free the device copy / unpin the cache (destroy, a new cache). */
 void cuda_augment_release(fw_backend *be);
+
+/* ---- the ArcFace loss term (cuda_arcface.cu) ------------------------------- */
+int cuda_arcface_create(fw_backend *be, const fw_arcface_cfg *cfg, int classes, int dim,
+                        fw_param *weight, fw_arcface **out, fw_error *err);
+void cuda_arcface_destroy(fw_backend *be, fw_arcface *a);
+int cuda_arcface_loss(fw_backend *be, fw_arcface *a, const float *emb, const int *labels, int n,
+                      double scale, float *d_emb, fw_loss_result *res, fw_error *err);
 
 /* ---- the training update on the device (cuda_update.cu) ------------------- */
 int cuda_update_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);

@@ -127,12 +127,9 @@ static void launch_bias_out(fw_backend *be, const float *acc, const float *bias,
 
 /* ---- cuBLASLt ------------------------------------------------------------------ */
 
-/* D (m x n, col-major, fp32, ld m) = op(A) op(B) + beta D, A/B in the compute
- * precision: A stored (ta ? k x m : m x k), B stored (tb ? n x k : k x n). */
-static int gemm(fw_backend *be, int ta, int tb, int64_t m, int64_t n, int64_t k, const void *a,
-                const void *b, float beta, float *d, fw_error *err)
+int cuda_gemm(fw_backend *be, cudaDataType_t t, int ta, int tb, int64_t m, int64_t n, int64_t k,
+              float alpha, const void *a, const void *b, float beta, float *d, fw_error *err)
 {
-    cudaDataType_t t = cuda_type(be->prec);
     cublasLtMatmulDesc_t op = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, ld = NULL;
     cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -152,7 +149,6 @@ static int gemm(fw_backend *be, int ta, int tb, int64_t m, int64_t n, int64_t k,
     if (st == CUBLAS_STATUS_SUCCESS)
         rc = cuda_workspace(be, LT_WORKSPACE, &ws, err);
     if (st == CUBLAS_STATUS_SUCCESS && rc == 0) {
-        float alpha = 1.0f;
         st = cublasLtMatmul(be->lt, op, &alpha, a, la, b, lb, &beta, d, ld, d, ld, NULL, ws,
                             be->workspace_cap < LT_WORKSPACE ? be->workspace_cap : LT_WORKSPACE,
                             be->stream);
@@ -226,7 +222,8 @@ int cuda_linear_forward(fw_backend *be, fw_linear *l, const fw_tensor *x, fw_ten
     FW_TRY(flat_input(be, l, x, &xf, err));
     FW_TRY(cuda_grow((void **)&l->acc, &l->acc_cap, (size_t)(nb * l->out) * sizeof(float), err));
     /* y^T (out x N) = W^T-stored (in x out)^T . x^T (in x N) */
-    FW_TRY(gemm(be, 1, 0, l->out, nb, l->in, w, xf, 0.0f, l->acc, err));
+    FW_TRY(cuda_gemm(be, cuda_type(be->prec), 1, 0, l->out, nb, l->in, 1.0f, w, xf, 0.0f, l->acc,
+                     err));
     if (l->bias.p)
         FW_TRY(cuda_dparam_refresh(be, &l->bias, err));
     FW_TRY(cuda_tensor_define(be, y, (fw_shape){nb, l->out, 1, 1}, err));
@@ -255,8 +252,8 @@ int cuda_linear_backward(fw_backend *be, fw_linear *l, const fw_tensor *x, const
         const void *xf;
         FW_TRY(flat_input(be, l, x, &xf, err));
         /* dW^T (in x out) = x^T (in x N) . dy (N x out), dy stored (out x N) */
-        FW_TRY(gemm(be, 0, 1, l->in, l->out, nb, xf, dy->d, cuda_slot_beta(l->dw_slot, flags),
-                    l->dw_slot->d, err));
+        FW_TRY(cuda_gemm(be, cuda_type(be->prec), 0, 1, l->in, l->out, nb, 1.0f, xf, dy->d,
+                         cuda_slot_beta(l->dw_slot, flags), l->dw_slot->d, err));
         cuda_slot_mark(l->dw_slot, flags);
         if (l->bias.p) {
             FW_TRY(cuda_channel_sums(be, CUDA_SUM_GRAD, dy->d, NULL, NULL, NULL, nb, l->out,
@@ -272,7 +269,8 @@ int cuda_linear_backward(fw_backend *be, fw_linear *l, const fw_tensor *x, const
         FW_TRY(cuda_grow((void **)&l->acc, &l->acc_cap, (size_t)(nb * l->in) * sizeof(float),
                          err));
         /* dx^T (in x N) = W-stored (in x out) . dy^T (out x N) */
-        FW_TRY(gemm(be, 0, 0, l->in, nb, l->out, w, dy->d, 0.0f, l->acc, err));
+        FW_TRY(cuda_gemm(be, cuda_type(be->prec), 0, 0, l->in, nb, l->out, 1.0f, w, dy->d, 0.0f,
+                         l->acc, err));
         FW_TRY(cuda_tensor_define(be, dx, x->shape, err));
         if (x->shape.h * x->shape.w == 1) {
             CUDA_PREC_SWITCH(be->prec, launch_cast, be, l->acc, dx->d, nb * l->in);

@@ -143,6 +143,12 @@ int fw_head_use_backend(fw_head *h, const fw_backend_ops *ops, fw_backend *be, f
     const fw_arcface_cfg *cfg = arcface_cfg(h);
     if (!cfg || !ops->arcface_create || h->arcface_op)
         return FW_OK;
+    const char *env = getenv("FLUKEWATCH_HEAD");
+    if (env && *env && strcmp(env, "auto") != 0) {
+        if (strcmp(env, "host") == 0)
+            return FW_OK;
+        return fw_fail(err, FW_EINVAL, "FLUKEWATCH_HEAD='%.40s': expected auto or host", env);
+    }
     FW_TRY(ops->arcface_create(be, cfg, h->cfg.classes, h->cfg.emb_dim, h->arcface_weight,
                                &h->arcface_op, err));
     h->ops = ops;

@@ -78,8 +78,9 @@ void fw_head_free(fw_head *h);
 /* Compute the ArcFace term (if any) with the backend's arcface ops, where it
  * has them: its weight "head.arcface.weight" becomes a parameter of that
  * backend (params_updated after host writes; fw_head_logits needs the host
- * copy current). A no-op for backends without them. The backend must outlive
- * the head (fw_head_free destroys the op). */
+ * copy current). A no-op for backends without them, or with
+ * FLUKEWATCH_HEAD=host in the environment ("auto" or unset: use them). The
+ * backend must outlive the head (fw_head_free destroys the op). */
 int fw_head_use_backend(fw_head *h, const fw_backend_ops *ops, fw_backend *be, fw_error *err);
 /* 1 when p is a head tensor the backend holds (fw_head_use_backend). */
 int fw_head_param_on_backend(const fw_head *h, const fw_param *p);

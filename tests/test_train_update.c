@@ -234,13 +234,16 @@ static int same_after_sync(fw_learner *a, fw_learner *b)
     return same_params(a, b);
 }
 
+static int g_expect_arcface = 1; /* the resident learner computes ArcFace on the backend */
+
 static void compare_runs(const char *what, int on_backend)
 {
     fw_learner *a = new_learner(16), *b = new_resident_learner(16);
     double la[STEPS], lb[STEPS];
     int steps0 = g_steps_on_backend, arcface0 = g_arcface_calls;
     if (a && b && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, STEPS, lb)) {
-        CHECK_MSG(g_arcface_calls - arcface0 == STEPS, "%s: ArcFace ran %d times on the backend",
+        CHECK_MSG(g_arcface_calls - arcface0 == (g_expect_arcface ? STEPS : 0),
+                  "%s: ArcFace ran %d times on the backend",
                   what, g_arcface_calls - arcface0);
         int equal = memcmp(la, lb, sizeof la) == 0;
         CHECK_MSG(equal, "%s: losses differ (last %.17g vs %.17g)", what, la[STEPS - 1],
@@ -398,7 +401,8 @@ static void test_lr_finder_on_backend(void)
     g_optim = FW_OPTIM_SGD;
 }
 
-/* FLUKEWATCH_UPDATE=host keeps the update on the host; a bad value fails. */
+/* FLUKEWATCH_UPDATE=host keeps the update on the host, FLUKEWATCH_HEAD=host
+ * the ArcFace term; a bad value fails. */
 static void test_environment_switch(void)
 {
     setenv("FLUKEWATCH_UPDATE", "host", 1);
@@ -415,11 +419,24 @@ static void test_environment_switch(void)
     CHECK(l == NULL);
     CHECK_MSG(strstr(e.msg, "FLUKEWATCH_UPDATE") != NULL, "%s", e.msg);
     unsetenv("FLUKEWATCH_UPDATE");
+    /* FLUKEWATCH_HEAD=host: ArcFace on the host, the model's update still bound */
+    setenv("FLUKEWATCH_HEAD", "host", 1);
+    g_expect_arcface = 0;
+    binds0 = g_binds;
+    compare_runs("FLUKEWATCH_HEAD=host", 1);
+    CHECK_INT(g_binds, binds0 + 1);
+    g_expect_arcface = 1;
+    setenv("FLUKEWATCH_HEAD", "cpu", 1);
+    fw_error_clear(&e);
+    CHECK(fw_learner_create(resident_ops(), &cfg, &l, &e) == FW_EINVAL);
+    CHECK_MSG(strstr(e.msg, "FLUKEWATCH_HEAD") != NULL, "%s", e.msg);
+    unsetenv("FLUKEWATCH_HEAD");
 }
 
 int main(void)
 {
     unsetenv("FLUKEWATCH_UPDATE");
+    unsetenv("FLUKEWATCH_HEAD");
     RUN(test_clip_is_active);
     RUN(test_sgd_clip_matches_host);
     RUN(test_adamw_loss_scaled_matches_host);

@@ -1,8 +1,9 @@
 /* test_gpu_backend.c — the CUDA backend against the CPU backend, op by op,
  * forward and backward, on fresh random inputs, in fp32, bf16 and fp16, plus
  * one ResNet-18 training step (loss-side gradient, embeddings and a few
- * parameter gradients), and the training update on the device (update_bind:
- * a learner stepping on the GPU against one whose update runs on the host). Needs a GPU: run by tests/gpu/check, not make check.
+ * parameter gradients), the ArcFace loss term against the host's, and the
+ * training update on the device (update_bind: a learner stepping on the GPU
+ * against one whose update runs on the host). Needs a GPU: run by tests/gpu/check, not make check.
  * Without a usable GPU it prints "1..0 # SKIP no GPU (...)" and exits 0.
  *
  * Error measure: rel = max_i |gpu_i - cpu_i| / max_i |cpu_i|. Tolerances:
@@ -673,6 +674,52 @@ static void test_resnet18_step(void)
     free(d_emb);
 }
 
+/* ---- the ArcFace term -------------------------------------------------------------- */
+
+/* arcface_loss on the GPU against fw_loss_arcface on the host: the loss,
+ * dL/demb added to a buffer, and dL/dW added to the weight's gradient (both
+ * gradients start from the same non-zero values: they accumulate). fp32
+ * products on both sides, in every backend precision. */
+static void test_arcface(void)
+{
+    enum { AN = 12, AD = 64, AC = 20, AK = 3 };
+    fw_arcface_cfg cfg = {.scale = 30, .margin = 0.5, .subcenters = AK, .label_smoothing = 0.1};
+    pparam w;
+    pparam_init(&w, "head.arcface.weight", (int64_t)AC * AK * AD, -0.2f, 0.2f, 1);
+    for (int64_t i = 0; i < w.c.numel; i++)
+        w.c.grad[i] = w.g.grad[i] = 0.01f * (float)(i % 7);
+    float *emb = rand_vec(AN * AD, -1, 1), *de_c = rand_vec(AN * AD, -1, 1);
+    float *de_g = malloc(sizeof(float) * AN * AD);
+    memcpy(de_g, de_c, sizeof(float) * AN * AD);
+    int labels[AN];
+    for (int i = 0; i < AN; i++)
+        labels[i] = i % 4 == 3 ? -1 : (i * 7) % AC; /* some new_whale rows */
+    fw_loss_ws ws;
+    fw_loss_ws_init(&ws);
+    fw_loss_result rc_res, rg_res;
+    fw_loss_grads g = {.d_emb = de_c, .d_weight = w.c.grad, .scale = 0.7};
+    fw_arcface *op = NULL;
+    int ok = fw_loss_arcface(&ws, &cfg, emb, labels, AN, AD, w.c.data, AC, &g, &rc_res, &err) == 0;
+    CHECK_MSG(ok, "host ArcFace: %s", err.msg);
+    ok = ok && gpu->arcface_create(gb, &cfg, AC, AD, &w.g, &op, &err) == 0 &&
+         gpu->arcface_loss(gb, op, emb, labels, AN, 0.7, de_g, &rg_res, &err) == 0 &&
+         gpu->sync(gb, &err) == 0;
+    CHECK_MSG(ok, "gpu ArcFace: %s", err.msg);
+    if (ok) {
+        CHECK_INT(rg_res.count, rc_res.count);
+        record("arcface loss", fabs(rg_res.loss - rc_res.loss) / fabs(rc_res.loss), 1e-5);
+        compare("arcface d_emb (accumulated)", de_g, de_c, AN * AD, 1e-4);
+        compare("arcface dW (accumulated)", w.g.grad, w.c.grad, w.c.numel, 1e-4);
+    }
+    if (op)
+        gpu->arcface_destroy(gb, op);
+    fw_loss_ws_free(&ws);
+    pparam_free(&w);
+    free(emb);
+    free(de_c);
+    free(de_g);
+}
+
 /* ---- the training update on the device --------------------------------------------- */
 
 enum { UN = 8, UH = 64, UW = 96, UC = 3, UD = 64, USTEPS = 4 };
@@ -808,6 +855,7 @@ static void run_all(void)
     RUN(test_dropout);
     RUN(test_resnet18_step);
     RUN(test_augment_batch);
+    RUN(test_arcface);
     RUN(test_device_update);
 }
 
