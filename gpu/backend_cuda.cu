@@ -183,6 +183,7 @@ static const fw_backend_ops cuda_ops = {
     .augment_batch = cuda_augment_batch,
     .buffers_updated = cuda_buffers_updated,
     .update_bind = cuda_update_bind,
+    .update_allreduce = cuda_update_allreduce,
     .update_grad_sumsq = cuda_update_grad_sumsq,
     .update_step = cuda_update_step,
     .update_to_host = cuda_update_to_host,

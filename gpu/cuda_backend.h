@@ -283,6 +283,8 @@ int cuda_arcface_loss(fw_backend *be, fw_arcface *a, const float *emb, const int
 
 /* ---- the training update on the device (cuda_update.cu) ------------------- */
 int cuda_update_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);
+int cuda_update_allreduce(fw_backend *be, const int *reduce, fw_buffers_sum_fn fn, void *ctx,
+                          fw_error *err);
 int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,
                            fw_error *err);
 int cuda_update_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coeffs *c,

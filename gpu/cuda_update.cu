@@ -270,6 +270,47 @@ __global__ void step_kernel(const update_tensor_dev *tensors, const update_chunk
     }
 }
 
+/* Tensors no backward reached this step have a zero gradient. */
+static int zero_unreached(fw_backend *be, struct cuda_update *u, fw_error *err)
+{
+    for (int i = 0; i < u->n; i++) {
+        cuda_slot *g = u->b[i].g;
+        if (g->pending)
+            continue;
+        CUDA_CHECK(cudaMemsetAsync(g->d, 0, (size_t)u->b[i].t.param->numel * sizeof(float),
+                                   be->stream));
+        g->pending = 1;
+        g->add = 0;
+    }
+    return 0;
+}
+
+int cuda_update_allreduce(fw_backend *be, const int *reduce, fw_buffers_sum_fn fn, void *ctx,
+                          fw_error *err)
+{
+    CUDA_ENTER(be);
+    FW_TRY(need_bind(be, err));
+    struct cuda_update *u = be->update;
+    FW_TRY(zero_unreached(be, u, err));
+    float **bufs = (float **)malloc((size_t)(u->n ? u->n : 1) * sizeof *bufs);
+    size_t *counts = (size_t *)malloc((size_t)(u->n ? u->n : 1) * sizeof *counts);
+    if (!bufs || !counts) {
+        free(bufs);
+        free(counts);
+        return fw_fail(err, FW_ENOMEM, "update_allreduce: out of memory");
+    }
+    int n = 0;
+    for (int i = 0; i < u->n; i++)
+        if (reduce[i]) {
+            bufs[n] = u->b[i].g->d;
+            counts[n++] = (size_t)u->b[i].t.param->numel;
+        }
+    int rc = fn(ctx, bufs, counts, n, (void *)be->stream, err);
+    free(bufs);
+    free(counts);
+    return rc;
+}
+
 int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,
                            fw_error *err)
 {
@@ -277,12 +318,7 @@ int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int
     FW_TRY(need_bind(be, err));
     struct cuda_update *u = be->update;
     FW_TRY(refresh_bound(be, u, err));
-    /* tensors no backward reached this step have a zero gradient */
-    for (int i = 0; i < u->n; i++)
-        if (!u->b[i].g->pending)
-            CUDA_CHECK(cudaMemsetAsync(u->b[i].g->d, 0,
-                                       (size_t)u->b[i].t.param->numel * sizeof(float),
-                                       be->stream));
+    FW_TRY(zero_unreached(be, u, err));
     CUDA_CHECK(cudaMemsetAsync(u->sums_d, 0, (size_t)(u->n ? u->n : 1) * sizeof(double),
                                be->stream));
     CUDA_CHECK(cudaMemsetAsync(u->bad_d, 0, sizeof(int), be->stream));

@@ -118,6 +118,39 @@ int fw_nccl_allreduce_sum(fw_nccl *c, float *buf, size_t n, fw_error *err)
     return wait_watching(c, "nccl all-reduce copy back", err);
 }
 
+/* Queue the group after the work on `after` (an event in between). */
+static int group_sum(fw_nccl *c, float *const *bufs, const size_t *counts, int n,
+                     cudaStream_t after, cudaEvent_t ev, fw_error *err)
+{
+    CUDA_CHECK(cudaEventRecord(ev, after));
+    CUDA_CHECK(cudaStreamWaitEvent(c->stream, ev, 0));
+    NCCL_CHECK(ncclGroupStart());
+    ncclResult_t rc = ncclSuccess;
+    for (int i = 0; i < n && rc == ncclSuccess; i++)
+        if (counts[i])
+            rc = ncclAllReduce(bufs[i], bufs[i], counts[i], ncclFloat32, ncclSum, c->comm,
+                               c->stream);
+    ncclResult_t end = ncclGroupEnd();
+    NCCL_CHECK(rc);
+    NCCL_CHECK(end);
+    return wait_watching(c, "nccl all-reduce of device buffers", err);
+}
+
+int fw_nccl_allreduce_sum_device(fw_nccl *c, float *const *bufs, const size_t *counts, int n,
+                                 void *stream, fw_error *err)
+{
+    if (c->broken)
+        return fw_fail(err, FW_EDEVICE, "nccl: the communicator was aborted after an error");
+    if (n <= 0)
+        return FW_OK;
+    CUDA_CHECK(cudaSetDevice(c->device));
+    cudaEvent_t ev;
+    CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    int rc = group_sum(c, bufs, counts, n, (cudaStream_t)stream, ev, err);
+    cudaEventDestroy(ev);
+    return rc;
+}
+
 void fw_nccl_describe(const fw_nccl *c, char *buf, size_t cap)
 {
     int v = 0;

@@ -35,6 +35,12 @@ int fw_nccl_create(const unsigned char *id, int rank, int size, int device, fw_n
 void fw_nccl_destroy(fw_nccl *c);
 /* buf[0..n) = the sum over the ranks of buf[0..n), in place (host floats). */
 int fw_nccl_allreduce_sum(fw_nccl *c, float *buf, size_t n, fw_error *err);
+/* bufs[i][0..counts[i]) = the sum over the ranks, in place, for n DEVICE
+ * buffers of this rank's GPU, after the work queued on `stream` (a
+ * cudaStream_t; NULL: the legacy default stream). One NCCL group of
+ * all-reduces (NCCL packs them); returns when they are done. */
+int fw_nccl_allreduce_sum_device(fw_nccl *c, float *const *bufs, const size_t *counts, int n,
+                                 void *stream, fw_error *err);
 /* "NCCL 2.28.9, 2 ranks" style. */
 void fw_nccl_describe(const fw_nccl *c, char *buf, size_t cap);
 

@@ -167,6 +167,11 @@ typedef struct fw_pool_desc {
     int global;
 } fw_pool_desc;
 
+/* Sums n buffers over data-parallel ranks in place (fw_dist_allreduce_sum_buffers):
+ * device memory ordered after `stream`, or host memory when stream is NULL. */
+typedef int (*fw_buffers_sum_fn)(void *ctx, float *const *bufs, const size_t *counts, int n,
+                                 void *stream, fw_error *err);
+
 /* One trained tensor whose update a backend takes over (update_bind). */
 typedef struct fw_update_tensor {
     fw_param *param;   /* a parameter one of this backend's ops holds, with a grad */
@@ -351,6 +356,12 @@ typedef struct fw_backend_ops {
      * update_grad_sumsq closes it, update_step (if the step goes on) applies
      * it, and the next backward starts a new one. */
     int (*update_bind)(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err);
+    /* Data parallel: sum the bound gradients of the tensors i with
+     * reduce[i] != 0 over the ranks with fn(ctx, ...), handing it the
+     * backend's own buffers (device memory and its stream on a GPU); after
+     * the backward, before update_grad_sumsq. */
+    int (*update_allreduce)(fw_backend *be, const int *reduce, fw_buffers_sum_fn fn, void *ctx,
+                            fw_error *err);
     /* Over the bound gradients g of tensors i: *sumsq = sum of (g * mult[i])^2
      * (in double, in the tensors' order; each tensor's sum first), *finite =
      * 0 when a g is NaN or infinite. Waits for the backward. */

@@ -244,6 +244,25 @@ static int mpi_sum(void *buf, size_t n, MPI_Datatype type, size_t elem, fw_error
 }
 #endif
 
+int fw_dist_allreduce_sum_buffers(void *dist, float *const *bufs, const size_t *counts, int n,
+                                  void *stream, fw_error *err)
+{
+    fw_dist *d = dist;
+    if (stream) {
+#ifdef DIST_NCCL
+        if (d && d->nccl)
+            return fw_nccl_allreduce_sum_device(d->nccl, bufs, counts, n, stream, err);
+#endif
+        if (fw_dist_size(d) <= 1)
+            return FW_OK;
+        return fw_fail(err, FW_EUNSUPPORTED, "dist: device gradients are summed over NCCL, "
+                       "which this group does not use");
+    }
+    for (int i = 0; i < n; i++)
+        FW_TRY(fw_dist_allreduce_sum_f32(d, bufs[i], counts[i], err));
+    return FW_OK;
+}
+
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err)
 {
     if (d && d->group)

@@ -57,6 +57,14 @@ void fw_dist_describe(const fw_dist *d, char *buf, size_t cap);
 /* buf[0..n) = sum over ranks of buf[0..n), in place, identical on every rank. */
 int fw_dist_allreduce_sum_f32(fw_dist *d, float *buf, size_t n, fw_error *err);
 int fw_dist_allreduce_sum_f64(fw_dist *d, double *buf, size_t n, fw_error *err);
+/* bufs[i][0..counts[i]) = the sum over ranks, in place, for n buffers. With
+ * `stream` NULL they are host memory (summed like fw_dist_allreduce_sum_f32,
+ * one by one); otherwise they are device memory of this rank's GPU, summed
+ * after the work queued on `stream` (a cudaStream_t) in one NCCL group
+ * (fw_dist_use_nccl first; FW_EUNSUPPORTED without it). The signature of a
+ * backend's update_allreduce callback. */
+int fw_dist_allreduce_sum_buffers(void *dist, float *const *bufs, const size_t *counts, int n,
+                                  void *stream, fw_error *err);
 /* Max of an int over ranks (for error/stop flags), in place. It and
  * fw_dist_barrier are for waits that may be long (a rank paused, evaluating
  * or loading data): they sleep between polls (20 us up to 2 ms) instead of

@@ -119,10 +119,11 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
         rc = fw_optim_create(&l->optim, &l->cfg.optim, &l->params, err);
     if (rc == FW_OK)
         rc = dist_setup(l, err);
-    /* (data parallel sums the gradients on the host: the update stays there) */
+    /* (data parallel needs the backend to sum its own gradients) */
     if (rc == FW_OK &&
         (rc = fw_train_update_init(&l->update, ops, l->be, l->optim, &l->params,
-                                   l->ranks <= 1, param_on_backend, l, err)) == FW_OK)
+                                   l->ranks <= 1 || ops->update_allreduce, param_on_backend, l,
+                                   err)) == FW_OK)
         l->update_ready = 1;
     if (rc < 0) {
         fw_learner_destroy(l);
@@ -331,7 +332,10 @@ static int step_once(fw_learner *l, const fw_batch_input *in, const int *labels,
     scale_rows(d_emb, n, l->cfg.model.embedding_dim, res->loss_scale);
     FW_TRY(fw_micro_batch_backward(&l->micro, l->model, (uint64_t)l->steps, in, n, h, w, d_emb,
                                    err));
-    if (l->ranks > 1)
+    if (l->ranks > 1 && l->update.on_backend)
+        FW_TRY(fw_train_update_allreduce(&l->update, fw_dist_allreduce_sum_buffers, l->cfg.dist,
+                                         err));
+    else if (l->ranks > 1)
         FW_TRY(allreduce_model_grads(l, err));
     fw_schedule_point sp = fw_schedule_at(&l->cfg.schedule, l->steps);
     double lr = l->fixed_lr >= 0 ? l->fixed_lr : sp.lr;

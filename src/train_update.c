@@ -85,6 +85,26 @@ void fw_train_update_free(fw_train_update *u)
     memset(u, 0, sizeof *u);
 }
 
+int fw_train_update_allreduce(fw_train_update *u, fw_buffers_sum_fn fn, void *ctx,
+                              fw_error *err)
+{
+    if (!u->on_backend)
+        return FW_OK;
+    if (!u->ops->update_allreduce)
+        return fw_fail(err, FW_EUNSUPPORTED, "update: this backend cannot sum its gradients "
+                       "over ranks");
+    int n;
+    const fw_optim_tensor *t = fw_optim_tensors(u->optim, &n);
+    int *reduce = malloc((size_t)(u->n_bound ? u->n_bound : 1) * sizeof *reduce);
+    if (!reduce)
+        return fw_fail(err, FW_ENOMEM, "update: out of memory");
+    for (int k = 0; k < u->n_bound; k++)
+        reduce[k] = !(t[u->bound[k]].param->flags & FW_PARAM_HEAD);
+    int rc = u->ops->update_allreduce(u->be, reduce, fn, ctx, err);
+    free(reduce);
+    return rc;
+}
+
 void fw_train_update_zero_grads(fw_train_update *u)
 {
     for (int i = 0; i < u->params->n; i++) {

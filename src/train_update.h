@@ -55,6 +55,13 @@ int fw_train_update_init(fw_train_update *u, const fw_backend_ops *ops, fw_backe
                          fw_on_backend_fn on_backend, void *ctx, fw_error *err);
 void fw_train_update_free(fw_train_update *u);
 
+/* Data parallel, before fw_train_update_apply: sum the gradients of the
+ * model's tensors the backend holds over the ranks with fn(ctx, ...) (the
+ * head's are computed on the whole batch on every rank: not summed). A no-op
+ * when the update is on the host. */
+int fw_train_update_allreduce(fw_train_update *u, fw_buffers_sum_fn fn, void *ctx,
+                              fw_error *err);
+
 /* Zero the gradients the host computes into (before a step's backward). */
 void fw_train_update_zero_grads(fw_train_update *u);
 

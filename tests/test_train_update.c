@@ -13,12 +13,16 @@
  * per-element math, the same order of the norm's sums), through clipping,
  * loss scaling, AdamW, checkpoints taken from it and the LR finder. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ckpt_store.h"
+#include "dist.h"
+#include "dist_group.h"
 #include "learner.h"
+#include "param_list.h"
 #include "tap.h"
 #include "learner_fixture.h"
 
@@ -30,87 +34,139 @@ typedef struct resident {
 } resident;
 
 static fw_backend_ops g_resident_ops;
-static resident *g_res;
-static int g_n_res;
-static int g_binds, g_steps_on_backend, g_downloads;
-static fw_backend *g_res_be; /* the backend g_res belongs to */
+static int g_binds, g_steps_on_backend, g_downloads, g_allreduces; /* (atomic adds) */
 
-static void free_resident(void)
+/* One backend's bound tensors; a few learners (data-parallel threads) at once. */
+enum { MAX_RESIDENT = 4 };
+typedef struct resident_be {
+    fw_backend *be; /* NULL: a free entry */
+    resident *res;
+    int n;
+} resident_be;
+static resident_be g_bes[MAX_RESIDENT];
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void count(int *counter)
 {
-    for (int i = 0; i < g_n_res; i++) {
-        free(g_res[i].grad);
-        free(g_res[i].m1);
-        free(g_res[i].m2);
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+/* be's entry (NULL: none, and make is 0 or the table is full) */
+static resident_be *state_of(fw_backend *be, int make)
+{
+    resident_be *found = NULL;
+    pthread_mutex_lock(&g_lock);
+    for (int i = 0; i < MAX_RESIDENT && !found; i++)
+        if (g_bes[i].be == be)
+            found = &g_bes[i];
+    for (int i = 0; i < MAX_RESIDENT && !found && make; i++)
+        if (!g_bes[i].be) {
+            found = &g_bes[i];
+            found->be = be;
+        }
+    pthread_mutex_unlock(&g_lock);
+    return found;
+}
+
+static void free_resident(resident_be *st)
+{
+    for (int i = 0; i < st->n; i++) {
+        free(st->res[i].grad);
+        free(st->res[i].m1);
+        free(st->res[i].m2);
     }
-    free(g_res);
-    g_res = NULL;
-    g_n_res = 0;
-    g_res_be = NULL;
+    free(st->res);
+    pthread_mutex_lock(&g_lock);
+    *st = (resident_be){0};
+    pthread_mutex_unlock(&g_lock);
 }
 
 static void res_destroy(fw_backend *be)
 {
-    if (be == g_res_be)
-        free_resident();
+    resident_be *st = state_of(be, 0);
+    if (st)
+        free_resident(st);
     fw_backend_cpu()->destroy(be);
 }
 
 /* The host's moments were written (params_updated): upload them. */
-static void upload_moments(void)
+static void upload_moments(resident_be *st)
 {
-    for (int i = 0; i < g_n_res; i++) {
-        size_t bytes = (size_t)g_res[i].t.param->numel * sizeof(float);
-        memcpy(g_res[i].m1, g_res[i].t.moment1->data, bytes);
-        if (g_res[i].m2)
-            memcpy(g_res[i].m2, g_res[i].t.moment2->data, bytes);
+    for (int i = 0; i < st->n; i++) {
+        resident *r = &st->res[i];
+        size_t bytes = (size_t)r->t.param->numel * sizeof(float);
+        memcpy(r->m1, r->t.moment1->data, bytes);
+        if (r->m2)
+            memcpy(r->m2, r->t.moment2->data, bytes);
     }
 }
 
 static void res_params_updated(fw_backend *be)
 {
     fw_backend_cpu()->params_updated(be);
-    if (be == g_res_be)
-        upload_moments();
+    resident_be *st = state_of(be, 0);
+    if (st)
+        upload_moments(st);
 }
 
 static int res_bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err)
 {
-    free_resident(); /* one resident learner at a time */
-    g_res_be = be;
-    g_res = calloc((size_t)n, sizeof *g_res);
-    if (!g_res)
+    resident_be *st = state_of(be, 1);
+    if (!st)
+        return fw_fail(err, FW_EINVAL, "resident: more than %d backends", MAX_RESIDENT);
+    st->res = calloc((size_t)n, sizeof *st->res);
+    if (!st->res)
         return fw_fail(err, FW_ENOMEM, "resident: out of memory");
     for (int i = 0; i < n; i++) {
+        resident *r = &st->res[i];
         size_t bytes = (size_t)t[i].param->numel * sizeof(float);
-        g_res[i].t = t[i];
-        g_res[i].grad = calloc(1, bytes);
-        g_res[i].m1 = calloc(1, bytes);
-        g_res[i].m2 = t[i].moment2 ? calloc(1, bytes) : NULL;
-        g_n_res++;
-        if (!g_res[i].grad || !g_res[i].m1 || (t[i].moment2 && !g_res[i].m2))
+        r->t = t[i];
+        r->grad = calloc(1, bytes);
+        r->m1 = calloc(1, bytes);
+        r->m2 = t[i].moment2 ? calloc(1, bytes) : NULL;
+        st->n++;
+        if (!r->grad || !r->m1 || (t[i].moment2 && !r->m2))
             return fw_fail(err, FW_ENOMEM, "resident: out of memory");
     }
-    upload_moments();
-    g_binds++;
+    upload_moments(st);
+    count(&g_binds);
     return FW_OK;
+}
+
+/* Data parallel: the sums go through fn on the step's gradients, which are
+ * still in fw_param.grad here (host memory: stream NULL). */
+static int res_allreduce(fw_backend *be, const int *reduce, fw_buffers_sum_fn fn, void *ctx,
+                         fw_error *err)
+{
+    resident_be *st = state_of(be, 0);
+    float *bufs[512];
+    size_t counts[512];
+    int n = 0;
+    for (int i = 0; st && i < st->n && n < 512; i++)
+        if (reduce[i]) {
+            bufs[n] = st->res[i].t.param->grad;
+            counts[n++] = (size_t)st->res[i].t.param->numel;
+        }
+    count(&g_allreduces);
+    return fn(ctx, bufs, counts, n, NULL, err);
 }
 
 static int res_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,
                      fw_error *err)
 {
-    (void)be;
     (void)err;
+    resident_be *st = state_of(be, 0);
     double total = 0;
     int ok = 1;
-    for (int i = 0; i < g_n_res; i++) {
-        fw_param *p = g_res[i].t.param;
+    for (int i = 0; st && i < st->n; i++) {
+        fw_param *p = st->res[i].t.param;
         double sum = 0;
         for (int64_t k = 0; k < p->numel; k++) {
             float g = p->grad[k];
             ok &= isfinite(g) != 0;
-            float s = g * mult[i];
-            sum += (double)s * (double)s;
-            g_res[i].grad[k] = g;
+            float v = g * mult[i];
+            sum += (double)v * (double)v;
+            st->res[i].grad[k] = g;
         }
         total += sum;
         /* closed: the next backward starts a new gradient */
@@ -125,8 +181,9 @@ static int res_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coef
                     const float *mult, fw_error *err)
 {
     (void)err;
-    for (int i = 0; i < g_n_res; i++) {
-        resident *r = &g_res[i];
+    resident_be *st = state_of(be, 0);
+    for (int i = 0; st && i < st->n; i++) {
+        resident *r = &st->res[i];
         float *p = r->t.param->data;
         for (int64_t k = 0; k < r->t.param->numel; k++) {
             float g = r->grad[k] * mult[i];
@@ -137,21 +194,22 @@ static int res_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coef
         }
     }
     fw_backend_cpu()->params_updated(be); /* the CPU's derived weights */
-    g_steps_on_backend++;
+    count(&g_steps_on_backend);
     return FW_OK;
 }
 
 static int res_to_host(fw_backend *be, fw_error *err)
 {
-    (void)be;
     (void)err;
-    for (int i = 0; i < g_n_res; i++) {
-        size_t bytes = (size_t)g_res[i].t.param->numel * sizeof(float);
-        memcpy(g_res[i].t.moment1->data, g_res[i].m1, bytes);
-        if (g_res[i].m2)
-            memcpy(g_res[i].t.moment2->data, g_res[i].m2, bytes);
+    resident_be *st = state_of(be, 0);
+    for (int i = 0; st && i < st->n; i++) {
+        resident *r = &st->res[i];
+        size_t bytes = (size_t)r->t.param->numel * sizeof(float);
+        memcpy(r->t.moment1->data, r->m1, bytes);
+        if (r->m2)
+            memcpy(r->t.moment2->data, r->m2, bytes);
     }
-    g_downloads++;
+    count(&g_downloads);
     return FW_OK;
 }
 
@@ -162,7 +220,7 @@ struct fw_arcface {
     fw_param *weight;
     fw_loss_ws ws;
 };
-static int g_arcface_calls;
+static int g_arcface_calls; /* (atomic adds) */
 
 static int res_arcface_create(fw_backend *be, const fw_arcface_cfg *cfg, int classes, int dim,
                               fw_param *weight, fw_arcface **out, fw_error *err)
@@ -192,7 +250,7 @@ static int res_arcface_loss(fw_backend *be, fw_arcface *a, const float *emb, con
                             fw_error *err)
 {
     (void)be;
-    g_arcface_calls++;
+    count(&g_arcface_calls);
     fw_loss_grads g = {.d_emb = d_emb, .d_weight = a->weight->grad, .scale = scale};
     return fw_loss_arcface(&a->ws, &a->cfg, emb, labels, n, a->dim, a->weight->data, a->classes,
                            d_emb ? &g : NULL, res, err);
@@ -204,6 +262,7 @@ static const fw_backend_ops *resident_ops(void)
     g_resident_ops.destroy = res_destroy;
     g_resident_ops.params_updated = res_params_updated;
     g_resident_ops.update_bind = res_bind;
+    g_resident_ops.update_allreduce = res_allreduce;
     g_resident_ops.update_grad_sumsq = res_sumsq;
     g_resident_ops.update_step = res_step;
     g_resident_ops.update_to_host = res_to_host;
@@ -433,10 +492,115 @@ static void test_environment_switch(void)
     unsetenv("FLUKEWATCH_HEAD");
 }
 
+/* ---- data parallel: two in-process ranks ---- */
+typedef struct rank_run {
+    fw_dist *d;
+    int rank, resident;
+    double losses[STEPS];
+    fw_param_list params; /* rank 0: copies of the final tensors */
+    int rc;
+    char msg[sizeof(((fw_error *)0)->msg)];
+} rank_run;
+
+static void *run_rank(void *arg)
+{
+    rank_run *rr = arg;
+    fw_learner_config cfg;
+    config(&cfg, 16);
+    fw_optim_config_default(&cfg.optim, FW_OPTIM_ADAMW);
+    cfg.dist = rr->d;
+    fw_learner *l = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    static float xs[2][N * H * W];
+    float *x = xs[rr->rank];
+    int labels[N];
+    /* rank r takes rows [N r / 2, N (r + 1) / 2) of every batch */
+    int a = N * rr->rank / 2, b = N * (rr->rank + 1) / 2;
+    int rc = fw_learner_create(rr->resident ? &g_resident_ops : fw_backend_cpu(), &cfg, &l, &e);
+    for (int s = 0; rc == 0 && s < STEPS; s++) {
+        make_batch(s, x, labels);
+        fw_step_result r;
+        rc = fw_learner_step(l, x + (size_t)a * H * W, labels + a, b - a, H, W, &r, &e);
+        rr->losses[s] = r.loss;
+    }
+    if (rc == 0)
+        rc = fw_learner_sync_host(l, &e);
+    fw_param_list *ps = rc == 0 ? fw_learner_params(l) : NULL;
+    for (int i = 0; ps && rc == 0 && i < ps->n; i++) {
+        fw_param *p = ps->items[i], *copy;
+        rc = fw_param_list_add_owned(&rr->params, p->name, p->ndim, p->shape, p->flags, 0,
+                                     &copy, &e);
+        if (rc == 0)
+            memcpy(copy->data, p->data, (size_t)p->numel * sizeof(float));
+    }
+    if (rc)
+        snprintf(rr->msg, sizeof rr->msg, "%s", e.msg);
+    rr->rc = rc;
+    fw_learner_destroy(l);
+    return NULL;
+}
+
+static int run_pair(rank_run *rr, int on_backend)
+{
+    fw_dist_group *g = NULL;
+    fw_error e;
+    fw_error_clear(&e);
+    if (fw_dist_group_create(2, &g, &e) != 0) {
+        CHECK_MSG(0, "group: %s", e.msg);
+        return -1;
+    }
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        rr[r] = (rank_run){.rank = r, .resident = on_backend};
+        fw_param_list_init(&rr[r].params);
+        CHECK_INT(fw_dist_group_member(g, r, &rr[r].d, &e), FW_OK);
+    }
+    for (int r = 0; r < 2; r++)
+        pthread_create(&th[r], NULL, run_rank, &rr[r]);
+    for (int r = 0; r < 2; r++)
+        pthread_join(th[r], NULL);
+    for (int r = 0; r < 2; r++) {
+        fw_dist_finalize(rr[r].d);
+        CHECK_MSG(rr[r].rc == 0, "%s rank %d: %s", on_backend ? "resident" : "host", r,
+                  rr[r].msg);
+    }
+    fw_dist_group_free(g);
+    return rr[0].rc || rr[1].rc ? -1 : 0;
+}
+
+/* Two ranks whose update (and ArcFace) run on the backend, summing the
+ * backend's gradient buffers through update_allreduce, give the bits of two
+ * ranks that sum one flat host buffer. */
+static void test_data_parallel_matches_host(void)
+{
+    rank_run host[2], res[2];
+    int allreduces0 = g_allreduces;
+    if (run_pair(host, 0) == 0 && run_pair(res, 1) == 0) {
+        CHECK_INT(g_allreduces - allreduces0, 2 * STEPS);
+        CHECK(memcmp(host[0].losses, res[0].losses, sizeof host[0].losses) == 0);
+        int same = host[0].params.n == res[0].params.n;
+        for (int i = 0; same && i < host[0].params.n; i++)
+            same = memcmp(host[0].params.items[i]->data, res[0].params.items[i]->data,
+                          (size_t)host[0].params.items[i]->numel * sizeof(float)) == 0;
+        CHECK_MSG(same, "rank 0's weights differ");
+        /* and the ranks agree with each other */
+        for (int i = 0; same && i < res[0].params.n; i++)
+            same = memcmp(res[0].params.items[i]->data, res[1].params.items[i]->data,
+                          (size_t)res[0].params.items[i]->numel * sizeof(float)) == 0;
+        CHECK_MSG(same, "the resident ranks' weights differ");
+    }
+    for (int r = 0; r < 2; r++) {
+        fw_param_list_free_owned(&host[r].params);
+        fw_param_list_free_owned(&res[r].params);
+    }
+}
+
 int main(void)
 {
     unsetenv("FLUKEWATCH_UPDATE");
     unsetenv("FLUKEWATCH_HEAD");
+    resident_ops();
     RUN(test_clip_is_active);
     RUN(test_sgd_clip_matches_host);
     RUN(test_adamw_loss_scaled_matches_host);
@@ -444,6 +608,6 @@ int main(void)
     RUN(test_restore_uploads_moments);
     RUN(test_lr_finder_on_backend);
     RUN(test_environment_switch);
-    free_resident();
+    RUN(test_data_parallel_matches_host);
     return tap_done();
 }
