@@ -228,18 +228,26 @@ int cuda_tensor_copy(fw_backend *be, const fw_tensor *src, fw_tensor *dst, fw_er
 
 /* ---- parameter mirrors ----------------------------------------------------- */
 
+/* Room for one more entry in a growing array of n pointers (capacity *cap). */
+template <typename T>
+static int room_for_one(T ***list, int n, int *cap, const char *what, fw_error *err)
+{
+    if (n < *cap)
+        return 0;
+    int grown = *cap ? 2 * *cap : 64;
+    T **more = (T **)realloc(*list, (size_t)grown * sizeof *more);
+    if (!more)
+        return fw_fail(err, FW_ENOMEM, "backend cuda: out of memory (%s)", what);
+    *list = more;
+    *cap = grown;
+    return 0;
+}
+
 int cuda_dparam_init(fw_backend *be, cuda_dparam *dp, fw_param *p, fw_error *err)
 {
     memset(dp, 0, sizeof *dp);
     dp->p = p;
-    if (be->n_dparams == be->cap_dparams) {
-        int cap = be->cap_dparams ? 2 * be->cap_dparams : 64;
-        cuda_dparam **list = (cuda_dparam **)realloc(be->dparams, (size_t)cap * sizeof *list);
-        if (!list)
-            return fw_fail(err, FW_ENOMEM, "backend cuda: out of memory (mirrors)");
-        be->dparams = list;
-        be->cap_dparams = cap;
-    }
+    FW_TRY(room_for_one(&be->dparams, be->n_dparams, &be->cap_dparams, "mirrors", err));
     CUDA_CHECK(cudaMalloc((void **)&dp->d, (size_t)(p->numel ? p->numel : 1) * sizeof(float)));
     be->dparams[be->n_dparams++] = dp;
     return 0;
@@ -279,14 +287,7 @@ int cuda_dparam_refresh_at(fw_backend *be, cuda_dparam *dp, uint64_t gen, fw_err
 int cuda_slot_create(fw_backend *be, fw_param *p, int to_grad, cuda_slot **out, fw_error *err)
 {
     *out = NULL;
-    if (be->n_slots == be->cap_slots) {
-        int cap = be->cap_slots ? 2 * be->cap_slots : 64;
-        cuda_slot **s = (cuda_slot **)realloc(be->slots, (size_t)cap * sizeof *s);
-        if (!s)
-            return fw_fail(err, FW_ENOMEM, "backend cuda: out of memory (slots)");
-        be->slots = s;
-        be->cap_slots = cap;
-    }
+    FW_TRY(room_for_one(&be->slots, be->n_slots, &be->cap_slots, "slots", err));
     cuda_slot *s = (cuda_slot *)calloc(1, sizeof *s);
     if (!s)
         return fw_fail(err, FW_ENOMEM, "backend cuda: out of memory (slot)");

@@ -6,8 +6,11 @@
 #define FW_TEST_LEARNER_FIXTURE_H
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ckpt_store.h"
 #include "learner.h"
 #include "rng.h"
 
@@ -106,6 +109,50 @@ static inline int same_params(fw_learner *a, fw_learner *b)
                    sizeof(float) * (size_t)pa->items[i]->numel))
             return 0;
     return 1;
+}
+
+/* Save `from` into the checkpoint store `dir` and restore the newest
+ * checkpoint there into `to`; 0 or -1 (a failed check). */
+static inline int save_and_restore(fw_learner *from, fw_learner *to, const char *dir,
+                                   const fw_learner_position *pos)
+{
+    fw_error e;
+    fw_error_clear(&e);
+    fw_ckpt ck;
+    int ok = fw_learner_save_to_store(from, dir, pos, "x=1", 0, 2, &e) == 0 &&
+             fw_ckpt_store_open_newest(dir, &ck, NULL, NULL, &e) == 0;
+    if (ok) {
+        ok = fw_learner_restore(to, &ck, NULL, &e) == 0;
+        fw_ckpt_close(&ck);
+    }
+    CHECK_MSG(ok, "checkpoint through %s: %s", dir, e.msg);
+    return ok ? 0 : -1;
+}
+
+/* rm -rf dir (a mkdtemp directory of the test) */
+static inline void remove_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* The LR finder's batches: make_batch(i) (fw_learner_batch_fn). */
+typedef struct finder_batches {
+    float x[N * H * W];
+    int labels[N];
+} finder_batches;
+
+static inline int finder_batch(void *ctx, int i, const float **x, const int **labels, int *n,
+                               int *h, int *w, fw_error *err)
+{
+    (void)err;
+    finder_batches *fb = ctx;
+    make_batch(i, fb->x, fb->labels);
+    *x = fb->x;
+    *labels = fb->labels;
+    *n = N, *h = H, *w = W;
+    return 0;
 }
 
 #endif

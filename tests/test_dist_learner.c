@@ -31,48 +31,16 @@
 #include "learner.h"
 #include "param_list.h"
 #include "rng.h"
+#include "tap.h"
+#include "learner_fixture.h"
 
-enum { P = 4, K = 2, M = 2, N = P * K + M, C = 6, H = 32, W = 64, STEPS = 5 };
-
-static void config(fw_learner_config *cfg, fw_dist *dist)
+/* The fixture's model, head and batches; SGD at a small lr, clipped at 2. */
+static void config_dist(fw_learner_config *cfg, fw_dist *dist)
 {
-    memset(cfg, 0, sizeof *cfg);
-    fw_model_config_default(&cfg->model);
-    cfg->model.arch = 18;
-    cfg->model.in_channels = 1;
-    cfg->model.width_mult = 0.125f;
-    cfg->model.embedding_dim = 16;
-    cfg->model.seed = 7;
-    cfg->head = (fw_head_config){
-        .classes = C, .seed = 3, .n_terms = 2,
-        .terms = {{.kind = FW_LOSS_ARCFACE, .weight = 1.0,
-                   .arcface = {.scale = 16, .margin = 0.3, .subcenters = 2}},
-                  {.kind = FW_LOSS_TRIPLET, .weight = 0.5, .triplet = {.margin = 0.3}}}};
-    fw_optim_config_default(&cfg->optim, FW_OPTIM_SGD);
-    cfg->optim.threads = 1;
-    fw_schedule_config_default(&cfg->schedule, FW_SCHED_ONE_CYCLE);
+    config(cfg, 16);
     cfg->schedule.lr_max = 0.003;
-    cfg->schedule.total_steps = STEPS;
     cfg->clip_norm = 2.0;
-    cfg->threads = 1;
     cfg->dist = dist;
-}
-
-/* Batch `step`: P whales x K images + M new_whale, stripes per class plus noise. */
-static void make_batch(int step, float *x, int *labels)
-{
-    fw_rng r;
-    fw_rng_init(&r, 99, (uint64_t)step);
-    for (int i = 0; i < N; i++) {
-        int cls = i < P * K ? (step + i / K) % C : -1; /* new_whale */
-        labels[i] = cls;
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++) {
-                float base = cls >= 0 ? sinf(0.2f * (float)((cls + 1) * xx) + (float)cls * y * 0.1f)
-                                      : 0.0f;
-                x[((size_t)i * H + y) * W + xx] = base + 0.3f * fw_rng_normal(&r);
-            }
-    }
 }
 
 static int write_params(const char *path, fw_param_list *list)
@@ -108,7 +76,7 @@ static int train(const char *out, int rows0)
         hi = (int)((long)N * (rank + 1) / ranks);
     }
     fw_learner_config cfg;
-    config(&cfg, d);
+    config_dist(&cfg, d);
     fw_learner *l = NULL;
     int rc = fw_learner_create(fw_backend_cpu(), &cfg, &l, &e);
     if (rc == 0 && getenv("FW_TEST_NO_BN_SYNC"))

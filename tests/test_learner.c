@@ -57,9 +57,7 @@ static void test_resume_is_bit_exact(void)
     }
     fw_learner_destroy(a);
     fw_learner_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    remove_dir(dir);
 }
 
 static void test_two_threads_deterministic_and_resumable(void)
@@ -343,22 +341,6 @@ static void test_oom_at_startup_halves_micro_batch(void)
     g_oom_rows = 0;
     fw_learner_destroy(l);
     fw_learner_destroy(ref);
-}
-
-typedef struct finder_batches {
-    float x[N * H * W];
-    int labels[N];
-} finder_batches;
-
-static int finder_batch(void *ctx, int i, const float **x, const int **labels, int *n, int *h,
-                        int *w, fw_error *err)
-{
-    finder_batches *fb = ctx;
-    make_batch(i, fb->x, fb->labels);
-    *x = fb->x;
-    *labels = fb->labels;
-    *n = N, *h = H, *w = W;
-    return 0;
 }
 
 static void test_lr_finder_restores_everything(void)

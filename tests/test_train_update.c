@@ -357,17 +357,11 @@ static void test_checkpoint_carries_backend_moments(void)
     CHECK(mkdtemp(dir) != NULL);
     fw_learner *a = new_learner(16), *b = new_resident_learner(16), *c = new_learner(16);
     double la[STEPS], lb[STEPS], lc[STEPS];
-    fw_error e;
-    fw_error_clear(&e);
     fw_learner_position pos = {.epoch = 1};
     int downloads0 = g_downloads;
-    if (a && b && c && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, 3, lb)) {
-        CHECK_MSG(fw_learner_save_to_store(b, dir, &pos, "x=1", 0, 2, &e) == 0, "%s", e.msg);
+    if (a && b && c && !run_steps(a, 0, STEPS, la) && !run_steps(b, 0, 3, lb) &&
+        !save_and_restore(b, c, dir, &pos)) {
         CHECK(g_downloads > downloads0);
-        fw_ckpt ck;
-        CHECK_MSG(fw_ckpt_store_open_newest(dir, &ck, NULL, NULL, &e) == 0, "%s", e.msg);
-        CHECK_MSG(fw_learner_restore(c, &ck, NULL, &e) == 0, "%s", e.msg);
-        fw_ckpt_close(&ck);
         run_steps(c, 3, STEPS, lc);
         run_steps(b, 3, STEPS, lb);
         for (int s = 3; s < STEPS; s++) {
@@ -380,9 +374,7 @@ static void test_checkpoint_carries_backend_moments(void)
     fw_learner_destroy(a);
     fw_learner_destroy(b);
     fw_learner_destroy(c);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    remove_dir(dir);
     g_optim = FW_OPTIM_SGD;
 }
 
@@ -394,14 +386,8 @@ static void test_restore_uploads_moments(void)
     CHECK(mkdtemp(dir) != NULL);
     fw_learner *a = new_learner(16), *b = new_resident_learner(16);
     double la[STEPS], lb[STEPS];
-    fw_error e;
-    fw_error_clear(&e);
-    if (a && b && !run_steps(a, 0, 3, la) && !run_steps(b, 0, 1, lb)) {
-        CHECK_MSG(fw_learner_save_to_store(a, dir, NULL, "x=1", 0, 2, &e) == 0, "%s", e.msg);
-        fw_ckpt ck;
-        CHECK_MSG(fw_ckpt_store_open_newest(dir, &ck, NULL, NULL, &e) == 0, "%s", e.msg);
-        CHECK_MSG(fw_learner_restore(b, &ck, NULL, &e) == 0, "%s", e.msg);
-        fw_ckpt_close(&ck);
+    if (a && b && !run_steps(a, 0, 3, la) && !run_steps(b, 0, 1, lb) &&
+        !save_and_restore(a, b, dir, NULL)) {
         run_steps(a, 3, STEPS, la);
         run_steps(b, 3, STEPS, lb);
         CHECK(memcmp(la + 3, lb + 3, sizeof(double) * (STEPS - 3)) == 0);
@@ -409,27 +395,8 @@ static void test_restore_uploads_moments(void)
     }
     fw_learner_destroy(a);
     fw_learner_destroy(b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    CHECK(system(cmd) == 0);
+    remove_dir(dir);
     g_optim = FW_OPTIM_SGD;
-}
-
-typedef struct finder_batches {
-    float x[N * H * W];
-    int labels[N];
-} finder_batches;
-
-static int finder_batch(void *ctx, int i, const float **x, const int **labels, int *n, int *h,
-                        int *w, fw_error *err)
-{
-    (void)err;
-    finder_batches *fb = ctx;
-    make_batch(i, fb->x, fb->labels);
-    *x = fb->x;
-    *labels = fb->labels;
-    *n = N, *h = H, *w = W;
-    return 0;
 }
 
 /* The LR finder on a resident learner puts weights and moments back. */
