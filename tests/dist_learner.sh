@@ -1,6 +1,6 @@
 #!/bin/sh
 # dist_learner.sh — data-parallel training equals one process: the tiny model
-# of tests/test_dist_learner.c trained 5 steps on the whole batch in one
+# of tests/test_dist_learner.c trained 6 steps on the whole batch in one
 # process, and under `mpirun -np 2` (halves 5+5, and an uneven 7+3 split)
 # and `-np 3` (3+3+4); every tensor (weights, BN running statistics, head)
 # must match within 1e-4 of the tensor's scale, the losses and gradient
