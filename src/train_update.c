@@ -70,10 +70,12 @@ int fw_train_update_init(fw_train_update *u, const fw_backend_ops *ops, fw_backe
         return fw_fail(err, FW_ENOMEM, "update: out of memory");
     if (!ops->update_bind || !allow_backend)
         return FW_OK;
-    int allowed = env_allows_backend(err);
-    if (allowed <= 0)
-        return allowed;
-    return bind_backend_tensors(u, on_backend, ctx, err);
+    int rc = env_allows_backend(err);
+    if (rc > 0)
+        rc = bind_backend_tensors(u, on_backend, ctx, err);
+    if (rc < 0)
+        fw_train_update_free(u); /* nothing is left allocated on failure */
+    return rc < 0 ? rc : FW_OK;
 }
 
 void fw_train_update_free(fw_train_update *u)

@@ -53,6 +53,7 @@ typedef int (*fw_on_backend_fn)(const fw_param *p, void *ctx);
 int fw_train_update_init(fw_train_update *u, const fw_backend_ops *ops, fw_backend *be,
                          fw_optim *optim, fw_param_list *params, int allow_backend,
                          fw_on_backend_fn on_backend, void *ctx, fw_error *err);
+/* (after a failed init nothing is left to free; free is harmless anyway) */
 void fw_train_update_free(fw_train_update *u);
 
 /* Data parallel, before fw_train_update_apply: sum the gradients of the

@@ -26,6 +26,47 @@
 #define CONTROL_POLL_S 0.25
 #define MAX_SKIPPED_FILE_EVENTS 50
 
+/* The decoded data of in-process replicas: member 0 loads it once, the
+ * others borrow it, the last trainer to end frees it. */
+typedef struct shared_data {
+    pthread_mutex_t mu;
+    int refs;          /* trainers (and the starter) holding it */
+    int replicas;
+    fw_run_data data;
+} shared_data;
+
+static shared_data *shared_data_new(int replicas)
+{
+    shared_data *sd = calloc(1, sizeof *sd);
+    if (!sd)
+        return NULL;
+    pthread_mutex_init(&sd->mu, NULL);
+    sd->refs = 1;
+    sd->replicas = replicas;
+    return sd;
+}
+
+static void shared_data_acquire(shared_data *sd)
+{
+    pthread_mutex_lock(&sd->mu);
+    sd->refs++;
+    pthread_mutex_unlock(&sd->mu);
+}
+
+static void shared_data_release(shared_data *sd)
+{
+    if (!sd)
+        return;
+    pthread_mutex_lock(&sd->mu);
+    int last = --sd->refs == 0;
+    pthread_mutex_unlock(&sd->mu);
+    if (!last)
+        return;
+    fw_run_data_free(&sd->data);
+    pthread_mutex_destroy(&sd->mu);
+    free(sd);
+}
+
 struct fw_trainer {
     /* set before the thread starts, then read-only */
     fw_trainer_opts opts;
@@ -53,7 +94,9 @@ struct fw_trainer {
     fw_run_config cfg;
     fw_store *store;
     fw_metric_writer *mw;
-    fw_run_data data;
+    fw_run_data own_data;
+    fw_run_data *data;         /* own_data, or the replicas' shared copy */
+    shared_data *shared;       /* in-process replicas: the data they share (a reference) */
     fw_sampler sampler;
     fw_learner *learner;
     fw_learner_position pos;
@@ -322,12 +365,12 @@ static int save_checkpoint(fw_trainer *t, int is_best, fw_error *err)
 /* Validation evaluation at the current step; *is_best when it beats the best. */
 static int evaluate(fw_trainer *t, int *is_best, fw_error *err)
 {
-    set_phase(t, FW_PHASE_EVALUATING, 0, t->data.n_gallery + t->data.split.n_query);
+    set_phase(t, FW_PHASE_EVALUATING, 0, t->data->n_gallery + t->data->split.n_query);
     fw_run_eval_opts eo = {.tta_flip = t->cfg.tta_flip, .threads = t->cfg.threads,
                            .progress = cache_progress, .progress_ctx = t};
     fw_evaluation ev;
     double vloss;
-    FW_TRY(fw_run_evaluate(t->learner, &t->data, &t->cfg, &eo, &ev, &vloss, err));
+    FW_TRY(fw_run_evaluate(t->learner, t->data, &t->cfg, &eo, &ev, &vloss, err));
     int64_t step = fw_learner_steps_done(t->learner);
     char label[64];
     snprintf(label, sizeof label, "ckpt-%08lld.fwc", (long long)step);
@@ -424,7 +467,7 @@ static int open_loader(fw_trainer *t, long start_epoch, long start_batch, long e
     lo.end_epoch = end_epoch;
     lo.shard_rank = fw_dist_rank(t->opts.dist);
     lo.shard_count = n_ranks(t);
-    return fw_loader_open(out, &t->data.cache, &t->sampler, &lo, err);
+    return fw_loader_open(out, &t->data->cache, &t->sampler, &lo, err);
 }
 
 /* The GPU this process trains on. One process: cuda[:N] (a list is refused:
@@ -461,7 +504,7 @@ static int gpu_of_this_rank(const fw_trainer *t, int *gpu, int *cuda, fw_error *
 static int create_learner(fw_trainer *t, fw_error *err)
 {
     fw_learner_config lc;
-    int classes = t->data.ds.n_whales * (t->cfg.aug.flip_identity ? 2 : 1);
+    int classes = t->data->ds.n_whales * (t->cfg.aug.flip_identity ? 2 : 1);
     fw_run_config_learner(&t->cfg, classes, t->sampler.batches_per_epoch, &lc);
     lc.dist = t->opts.dist;
     fw_learner_destroy(t->learner);
@@ -563,7 +606,7 @@ static int lr_find(fw_trainer *t, double *lr_out, fw_error *err)
 
 static int record_skipped_files(fw_trainer *t, fw_error *err)
 {
-    const fw_image_cache *c = &t->data.cache;
+    const fw_image_cache *c = &t->data->cache;
     for (long i = 0; i < c->n_failed && i < MAX_SKIPPED_FILE_EVENTS; i++)
         FW_TRY(fw_metric_writer_event(t->mw, 0, FW_EVENT_SKIPPED_FILE, c->failures[i].reason,
                                       err));
@@ -693,7 +736,7 @@ static int train_loop(fw_trainer *t, fw_error *err)
     long bpe = t->sampler.batches_per_epoch;
     int on_device = augment_on_device(t);
     if (on_device) {
-        const fw_image_cache *c = &t->data.cache;
+        const fw_image_cache *c = &t->data->cache;
         FW_TRY(fw_learner_set_image_cache(t->learner, c->pixels, c->n, c->width, c->height,
                                           c->channels, err));
     }
@@ -809,23 +852,29 @@ static int run(fw_trainer *t, fw_error *err)
 
     set_phase(t, FW_PHASE_LOADING, 0, 0);
     /* rank 0 fills the disk cache first; the others then read it */
+    /* (in-process replicas: rank 0 decodes once for all of them) */
     if (!is_root(t))
         FW_TRY(fw_dist_barrier(t->opts.dist, err));
-    FW_TRY(fw_run_data_open(&t->data, &t->cfg, t->cache_dir, cache_progress, t, err));
+    if (is_root(t) || !t->shared)
+        FW_TRY(fw_run_data_open(t->data, &t->cfg, t->cache_dir, cache_progress, t, err));
     if (is_root(t) && n_ranks(t) > 1)
         FW_TRY(fw_dist_barrier(t->opts.dist, err));
     if (is_root(t))
         FW_TRY(record_skipped_files(t, err));
     fw_pk_opts pk = {t->cfg.sampler_p, t->cfg.sampler_k, t->cfg.sampler_new, t->cfg.seed};
-    FW_TRY(fw_sampler_init_pk(&t->sampler, t->data.labels, t->data.cache.ok, t->data.ds.n_train,
-                              t->data.split.train, t->data.split.n_train, t->data.ds.n_whales,
-                              &pk, err));
+    FW_TRY(fw_sampler_init_pk(&t->sampler, t->data->labels, t->data->cache.ok,
+                              t->data->ds.n_train, t->data->split.train, t->data->split.n_train,
+                              t->data->ds.n_whales, &pk, err));
+    char shared_by[64] = "";
+    if (t->shared)
+        snprintf(shared_by, sizeof shared_by, "; decoded once for %d replicas",
+                 t->shared->replicas);
     FW_TRY(event(t, "info", err,
                  "data: %ld images (%ld unreadable), %d whales; %ld training/gallery, %ld "
-                 "validation queries; %ld batches of %d per epoch",
-                 t->data.ds.n_train, t->data.cache.n_failed, t->data.ds.n_whales,
-                 t->data.split.n_train, t->data.split.n_query, t->sampler.batches_per_epoch,
-                 t->sampler.batch_size));
+                 "validation queries; %ld batches of %d per epoch%s",
+                 t->data->ds.n_train, t->data->cache.n_failed, t->data->ds.n_whales,
+                 t->data->split.n_train, t->data->split.n_query, t->sampler.batches_per_epoch,
+                 t->sampler.batch_size, shared_by));
     if (is_root(t))
         FW_TRY(fw_mkdirs(t->ckpt_dir, err));
 
@@ -913,7 +962,10 @@ static void *thread_main(void *arg)
     fw_learner_destroy(t->learner);
     t->learner = NULL;
     fw_sampler_free(&t->sampler);
-    fw_run_data_free(&t->data);
+    if (t->shared)
+        shared_data_release(t->shared);
+    else
+        fw_run_data_free(&t->own_data);
     t->result = rc;
     t->err = err;
     set_phase(t, FW_PHASE_DONE, 0, 0);
@@ -957,9 +1009,10 @@ int fw_trainer_create_run_on(fw_store *s, const fw_run_config *cfg, const char *
 }
 
 /* One trainer thread; member: its in-process replica group member (owned
- * from here on), or NULL. */
-static int start_one(const fw_trainer_opts *opts, fw_dist *member, fw_trainer **out,
-                     fw_error *err)
+ * from here on), or NULL; shared: the replicas' data (a reference is taken),
+ * or NULL. */
+static int start_one(const fw_trainer_opts *opts, fw_dist *member, shared_data *shared,
+                     fw_trainer **out, fw_error *err)
 {
     *out = NULL;
     FW_TRY(fw_run_config_validate(opts->cfg, err));
@@ -968,6 +1021,7 @@ static int start_one(const fw_trainer_opts *opts, fw_dist *member, fw_trainer **
         return fw_fail(err, FW_ENOMEM, "out of memory");
     t->opts = *opts;
     t->member = member;
+    t->data = shared ? &shared->data : &t->own_data;
     t->cfg = *opts->cfg;
     t->last_saved_step = -1;
     t->st.best_map5 = t->st.last_map5 = -1;
@@ -988,8 +1042,13 @@ static int start_one(const fw_trainer_opts *opts, fw_dist *member, fw_trainer **
     }
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
+    if (shared) {
+        shared_data_acquire(shared);
+        t->shared = shared;
+    }
     int e = pthread_create(&t->thread, NULL, thread_main, t);
     if (e) {
+        shared_data_release(t->shared);
         pthread_mutex_destroy(&t->mu);
         pthread_cond_destroy(&t->cv);
         free(t);
@@ -1020,24 +1079,26 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
     if (n < 0)
         return FW_EINVAL;
     if (n <= 1)
-        return start_one(opts, NULL, out, err);
+        return start_one(opts, NULL, NULL, out, err);
     fw_dist_group *g = NULL;
     FW_TRY(fw_dist_group_create(n, &g, err));
     fw_dist **members = calloc((size_t)n, sizeof *members);
     fw_trainer **replicas = calloc((size_t)n - 1, sizeof *replicas);
-    int rc = members && replicas ? FW_OK : fw_fail(err, FW_ENOMEM, "replicas: out of memory");
+    shared_data *shared = shared_data_new(n);
+    int rc = members && replicas && shared ? FW_OK
+                                           : fw_fail(err, FW_ENOMEM, "replicas: out of memory");
     for (int r = 0; rc == FW_OK && r < n; r++)
         rc = fw_dist_group_member(g, r, &members[r], err);
     fw_trainer *root = NULL;
     fw_trainer_opts o = *opts;
     if (rc == FW_OK) {
         o.dist = members[0];
-        rc = start_one(&o, members[0], &root, err);
+        rc = start_one(&o, members[0], shared, &root, err);
     }
     int started = 0;
     for (int r = 1; rc == FW_OK && r < n; r++) {
         o.dist = members[r];
-        rc = start_one(&o, members[r], &replicas[r - 1], err);
+        rc = start_one(&o, members[r], shared, &replicas[r - 1], err);
         if (rc == FW_OK)
             started++;
     }
@@ -1055,12 +1116,14 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
         free(members);
         free(replicas);
         fw_dist_group_free(g);
+        shared_data_release(shared); /* the starter's reference */
         return rc;
     }
     root->group = g; /* read by fw_trainer_join only */
     root->replicas = replicas;
     root->n_replicas = n - 1;
     free(members); /* each trainer owns its member now */
+    shared_data_release(shared); /* the trainers hold theirs */
     *out = root;
     return FW_OK;
 }

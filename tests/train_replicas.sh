@@ -8,7 +8,7 @@
 # run with one train.loss point per step; a stop from another process ends
 # every replica; and a replica that cannot start (device=cuda:0,1 on a
 # machine without a usable GPU) fails the run plainly instead of leaving the
-# others waiting.
+# others waiting. The replicas share one decoded copy of the images.
 . "${TOP_SRCDIR:-.}/tests/tap.sh"
 
 data=$TMP_ROOT/data
@@ -68,6 +68,9 @@ ok_if "one train.loss point per step (not per replica)" \
 ok_if "the start event names the replicas" \
     sh -c 'echo "$1" | grep -q "as rank 0 of 2 replicas in one process"' _ \
     "$(q "$db" "SELECT message FROM events WHERE run_id = 'r0001' AND kind = 'status'")"
+ok_if "the images are decoded once for both replicas" \
+    sh -c 'echo "$1" | grep -q "decoded once for 2 replicas"' _ \
+    "$(q "$db" "SELECT message FROM events WHERE run_id = 'r0001' AND message LIKE 'data:%'")"
 
 # ---- a stop from another process ends every replica -------------------------
 ws=$TMP_ROOT/ws4
