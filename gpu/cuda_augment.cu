@@ -1,33 +1,54 @@
 /* cuda_augment.cu — the CUDA backend's augmentation ops (backend.h): the
  * decoded uint8 image cache goes to device memory once when it fits in half
  * of the free memory; otherwise it is pinned in place (cudaHostRegister) and
- * each batch's images are copied to a device staging area before the kernel.
- * Either way one fused kernel (augment_kernel.cu, the per-pixel math of
+ * each batch's images are gathered to the device on a copy stream of their
+ * own. Either way one fused kernel (augment_kernel.cu, the per-pixel math of
  * data/augment.h) writes the batch straight into the output tensor, NHWC in
- * the backend's precision. Parameters and item indices go up per batch
- * through a pinned staging buffer.
+ * the backend's precision.
+ * FLUKEWATCH_GPU_CACHE=pinned takes the streamed path whatever the size (so
+ * that tests/gpu/check covers it).
+ * Double-buffered: two sets of per-batch buffers (parameters and item
+ * indices through pinned memory; the gathered images) are used in turn, each
+ * reused only after the kernel that read it is done (an event), so the host
+ * queues batch i+1, and its gather runs, while batch i is still computing.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "augment_kernel.h"
 #include "cuda_backend.h"
 
+static void slot_free(cuda_aug_slot *s)
+{
+    if (s->batch_d)
+        cudaFree(s->batch_d);
+    if (s->args_d)
+        cudaFree(s->args_d);
+    if (s->args_h)
+        cudaFreeHost(s->args_h);
+    if (s->ready)
+        cudaEventDestroy(s->ready);
+    if (s->done)
+        cudaEventDestroy(s->done);
+    memset(s, 0, sizeof *s);
+}
+
 void cuda_augment_release(fw_backend *be)
 {
     cuda_enter_quiet(be);
+    for (int k = 0; k < 2; k++) {
+        if (be->aug_slot[k].used)
+            cudaEventSynchronize(be->aug_slot[k].done);
+        slot_free(&be->aug_slot[k]);
+    }
+    if (be->aug_copy)
+        cudaStreamDestroy(be->aug_copy);
     if (be->aug_cache_d)
         cudaFree(be->aug_cache_d);
     if (be->aug_pinned)
         cudaHostUnregister((void *)be->aug_cache_h);
-    if (be->aug_batch_d)
-        cudaFree(be->aug_batch_d);
-    if (be->aug_args_d)
-        cudaFree(be->aug_args_d);
-    if (be->aug_args_h)
-        cudaFreeHost(be->aug_args_h);
-    be->aug_cache_d = NULL, be->aug_batch_d = NULL, be->aug_args_d = NULL;
-    be->aug_args_h = NULL, be->aug_cache_h = NULL;
-    be->aug_pinned = 0, be->aug_batch_cap = 0, be->aug_args_cap = 0, be->aug_items = 0;
+    be->aug_cache_d = NULL, be->aug_cache_h = NULL, be->aug_copy = NULL;
+    be->aug_pinned = 0, be->aug_items = 0, be->aug_next = 0;
 }
 
 int cuda_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, int sw, int sh,
@@ -45,15 +66,56 @@ int cuda_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, 
     be->aug_cache_h = cache;
     be->aug_items = items;
     be->aug_sw = sw, be->aug_sh = sh, be->aug_sc = sc;
-    if (bytes <= free_b / 2) {
+    /* FLUKEWATCH_GPU_CACHE=pinned streams even a cache that fits (tests) */
+    const char *mode = getenv("FLUKEWATCH_GPU_CACHE");
+    int force_pinned = mode && strcmp(mode, "pinned") == 0;
+    if (bytes <= free_b / 2 && !force_pinned) {
         CUDA_CHECK(cudaMalloc(&be->aug_cache_d, bytes));
         CUDA_CHECK(cudaMemcpy(be->aug_cache_d, cache, bytes, cudaMemcpyHostToDevice));
     } else {
-        /* pinned where it is: the per-batch copies then run at full bus speed */
-        CUDA_CHECK(cudaHostRegister((void *)cache, bytes, cudaHostRegisterReadOnly));
+        /* pinned where it is: the per-batch gathers then run at full bus speed */
+        /* read-only registration exists only where the device says so (ATS
+         * systems); elsewhere (x86 PCIe GPUs) it would fail */
+        int read_only = 0;
+        if (cudaDeviceGetAttribute(&read_only, cudaDevAttrHostRegisterReadOnlySupported,
+                                   be->device) != cudaSuccess)
+            read_only = 0;
+        CUDA_CHECK(cudaHostRegister((void *)cache, bytes,
+                                    read_only ? cudaHostRegisterReadOnly
+                                              : cudaHostRegisterDefault));
         be->aug_pinned = 1;
+        CUDA_CHECK(cudaStreamCreateWithFlags(&be->aug_copy, cudaStreamNonBlocking));
     }
     return FW_OK;
+}
+
+/* The next slot, free for reuse, with room for n samples of `image` bytes. */
+static int take_slot(fw_backend *be, int n, size_t image, cuda_aug_slot **out,
+                     fw_error *err)
+{
+    cuda_aug_slot *s = &be->aug_slot[be->aug_next];
+    be->aug_next ^= 1;
+    if (!s->done) {
+        CUDA_CHECK(cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming));
+        CUDA_CHECK(cudaEventCreateWithFlags(&s->ready, cudaEventDisableTiming));
+    }
+    if (s->used) /* its last batch's copies and kernel must be done */
+        CUDA_CHECK(cudaEventSynchronize(s->done));
+    size_t args = (size_t)n * (sizeof(fw_aug_params) + sizeof(int64_t));
+    if (args > s->args_cap) {
+        if (s->args_h)
+            CUDA_CHECK(cudaFreeHost(s->args_h));
+        s->args_h = NULL;
+        s->args_cap = 0;
+        CUDA_CHECK(cudaMallocHost(&s->args_h, args));
+        size_t cap_d = 0;
+        FW_TRY(cuda_grow(&s->args_d, &cap_d, args, err));
+        s->args_cap = args;
+    }
+    if (be->aug_pinned)
+        FW_TRY(cuda_grow(&s->batch_d, &s->batch_cap, (size_t)n * image, err));
+    *out = s;
+    return 0;
 }
 
 int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_t *items, int n,
@@ -70,42 +132,38 @@ int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_
     CUDA_ENTER(be);
     size_t image = (size_t)be->aug_sh * be->aug_sw * be->aug_sc;
     size_t args = (size_t)n * (sizeof(fw_aug_params) + sizeof(int64_t));
-    /* the staging buffers are reused: the previous batch's copies must be done */
-    CUDA_CHECK(cudaStreamSynchronize(be->stream));
-    if (args > be->aug_args_cap) {
-        if (be->aug_args_h)
-            CUDA_CHECK(cudaFreeHost(be->aug_args_h));
-        be->aug_args_h = NULL;
-        be->aug_args_cap = 0;
-        CUDA_CHECK(cudaMallocHost(&be->aug_args_h, args));
-        size_t cap_d = 0;
-        FW_TRY(cuda_grow(&be->aug_args_d, &cap_d, args, err));
-        be->aug_args_cap = args;
-    }
-    fw_aug_params *p_h = (fw_aug_params *)be->aug_args_h;
+    cuda_aug_slot *s;
+    FW_TRY(take_slot(be, n, image, &s, err));
+    fw_aug_params *p_h = (fw_aug_params *)s->args_h;
     int64_t *items_h = (int64_t *)(p_h + n);
     memcpy(p_h, params, (size_t)n * sizeof *params);
     const uint8_t *src = (const uint8_t *)be->aug_cache_d;
     if (be->aug_pinned) { /* gather this batch's images; the kernel reads them as 0..n-1 */
-        FW_TRY(cuda_grow(&be->aug_batch_d, &be->aug_batch_cap, (size_t)n * image, err));
         for (int i = 0; i < n; i++) {
             items_h[i] = i;
-            CUDA_CHECK(cudaMemcpyAsync((uint8_t *)be->aug_batch_d + (size_t)i * image,
+            CUDA_CHECK(cudaMemcpyAsync((uint8_t *)s->batch_d + (size_t)i * image,
                                        be->aug_cache_h + (size_t)items[i] * image, image,
-                                       cudaMemcpyHostToDevice, be->stream));
+                                       cudaMemcpyHostToDevice, be->aug_copy));
         }
-        src = (const uint8_t *)be->aug_batch_d;
+        CUDA_CHECK(cudaMemcpyAsync(s->args_d, s->args_h, args, cudaMemcpyHostToDevice,
+                                   be->aug_copy));
+        CUDA_CHECK(cudaEventRecord(s->ready, be->aug_copy));
+        CUDA_CHECK(cudaStreamWaitEvent(be->stream, s->ready, 0));
+        src = (const uint8_t *)s->batch_d;
     } else {
         memcpy(items_h, items, (size_t)n * sizeof *items);
+        CUDA_CHECK(cudaMemcpyAsync(s->args_d, s->args_h, args, cudaMemcpyHostToDevice,
+                                   be->stream));
     }
-    CUDA_CHECK(cudaMemcpyAsync(be->aug_args_d, be->aug_args_h, args, cudaMemcpyHostToDevice,
-                               be->stream));
     FW_TRY(cuda_tensor_define(be, out, (fw_shape){n, be->aug_sc, oh, ow}, err));
     fw_gpu_dtype dtype = be->prec == FW_PRECISION_BF16   ? FW_GPU_BF16
                          : be->prec == FW_PRECISION_FP16 ? FW_GPU_F16
                                                          : FW_GPU_F32;
-    const fw_aug_params *p_d = (const fw_aug_params *)be->aug_args_d;
+    const fw_aug_params *p_d = (const fw_aug_params *)s->args_d;
     const int64_t *items_d = (const int64_t *)(p_d + n);
-    return fw_gpu_augment_batch(p_d, src, items_d, n, be->aug_sw, be->aug_sh, be->aug_sc, out->d,
-                                ow, oh, dtype, FW_LAYOUT_NHWC, be->stream, err);
+    FW_TRY(fw_gpu_augment_batch(p_d, src, items_d, n, be->aug_sw, be->aug_sh, be->aug_sc, out->d,
+                                ow, oh, dtype, FW_LAYOUT_NHWC, be->stream, err));
+    CUDA_CHECK(cudaEventRecord(s->done, be->stream));
+    s->used = 1;
+    return 0;
 }

@@ -50,6 +50,17 @@ typedef struct cuda_dparam {
     uint64_t gen; /* be->param_gen when uploaded (0: never) */
 } cuda_dparam;
 
+/* One set of augment_batch's per-batch buffers (cuda_augment.cu). */
+typedef struct cuda_aug_slot {
+    void *batch_d;         /* pinned case: the batch's images */
+    size_t batch_cap;
+    void *args_h, *args_d; /* (n) params then (n) item indices */
+    size_t args_cap;
+    cudaEvent_t ready;     /* pinned case: its copies are done (copy stream) */
+    cudaEvent_t done;      /* the kernel that read it is done (stream) */
+    int used;
+} cuda_aug_slot;
+
 struct fw_backend {
     int device;
     fw_precision prec;
@@ -79,10 +90,9 @@ struct fw_backend {
     int aug_sw, aug_sh, aug_sc;
     void *aug_cache_d;          /* the whole cache on the device, or NULL: */
     int aug_pinned;             /* 1: aug_cache_h is registered (pinned) in place */
-    void *aug_batch_d;          /* pinned case: this batch's images */
-    size_t aug_batch_cap;
-    void *aug_args_h, *aug_args_d; /* (n) params then (n) item indices */
-    size_t aug_args_cap;
+    cuda_aug_slot aug_slot[2];  /* per-batch buffers, used in turn */
+    int aug_next;               /* the slot of the next batch */
+    cudaStream_t aug_copy;      /* pinned case: the gathers, beside the compute */
 };
 
 struct fw_tensor {

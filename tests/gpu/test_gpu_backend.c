@@ -813,7 +813,7 @@ static void test_device_update(void)
 
 /* augment_batch: the fused kernel on the device cache against the CPU
  * backend's data/augment_cpu.c, same parameters and items. */
-static void test_augment_batch(void)
+static void augment_batch_case(const char *name)
 {
     enum { ITEMS = 6, SW = 80, SH = 40, SC = 3, OW = 64, OH = 32, N = 5 };
     static uint8_t cache[ITEMS * SH * SW * SC];
@@ -838,8 +838,24 @@ static void test_augment_batch(void)
     CHECK_MSG(gpu->augment_batch(gb, params, items, N, OW, OH, p.g, &err) == 0, "%s", err.msg);
     /* the kernel's FMAs round differently from the CPU loop: 1e-3 absolute on
      * values of order 1 in fp32, the storage rounding in 16 bits */
-    compare_pair("augment_batch", &p, cur_prec == FW_PRECISION_FP32 ? 1e-3 : op_tol());
+    compare_pair(name, &p, cur_prec == FW_PRECISION_FP32 ? 1e-3 : op_tol());
+    /* a second batch through the other set of buffers (double-buffered) */
+    int64_t again[N] = {2, 2, 0, 5, 4};
+    pair q = pair_new();
+    CHECK(cpu->augment_batch(cb, params, again, N, OW, OH, q.c, &err) == 0);
+    CHECK_MSG(gpu->augment_batch(gb, params, again, N, OW, OH, q.g, &err) == 0, "%s", err.msg);
+    compare_pair(name, &q, cur_prec == FW_PRECISION_FP32 ? 1e-3 : op_tol());
+    pair_free(&q);
     pair_free(&p);
+}
+
+/* the cache resident on the device, then streamed from pinned host memory */
+static void test_augment_batch(void)
+{
+    augment_batch_case("augment_batch resident");
+    setenv("FLUKEWATCH_GPU_CACHE", "pinned", 1);
+    augment_batch_case("augment_batch pinned");
+    unsetenv("FLUKEWATCH_GPU_CACHE");
 }
 
 static void run_all(void)
