@@ -78,8 +78,10 @@ int cuda_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, 
          * systems); elsewhere (x86 PCIe GPUs) it would fail */
         int read_only = 0;
         if (cudaDeviceGetAttribute(&read_only, cudaDevAttrHostRegisterReadOnlySupported,
-                                   be->device) != cudaSuccess)
+                                   be->device) != cudaSuccess) {
             read_only = 0;
+            cudaGetLastError(); /* not left for a later check to report */
+        }
         CUDA_CHECK(cudaHostRegister((void *)cache, bytes,
                                     read_only ? cudaHostRegisterReadOnly
                                               : cudaHostRegisterDefault));
