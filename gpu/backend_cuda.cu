@@ -28,6 +28,7 @@ static void cuda_destroy(fw_backend *be)
         cudaSetDevice(be->device);
         cudaStreamSynchronize(be->stream);
     }
+    cuda_update_release(be); /* (it touches the slots: before they go) */
     for (int i = 0; i < be->n_slots; i++) { /* ops not destroyed by the caller */
         cudaFree(be->slots[i]->d);
         cudaFreeHost(be->slots[i]->h);
@@ -35,7 +36,6 @@ static void cuda_destroy(fw_backend *be)
     }
     free(be->slots);
     free(be->dparams); /* (the mirrors themselves belong to the ops) */
-    cuda_update_release(be);
     cuda_augment_release(be);
     if (be->stage_h)
         cudaFreeHost(be->stage_h);
@@ -127,6 +127,15 @@ static void cuda_buffers_updated(fw_backend *be)
     be->buffer_gen++;
 }
 
+/* Every slot's pending download or gradient is dropped (see backend.h). */
+static void cuda_discard_pending(fw_backend *be)
+{
+    for (int i = 0; i < be->n_slots; i++) {
+        be->slots[i]->pending = 0;
+        be->slots[i]->add = 0;
+    }
+}
+
 static int cuda_sync(fw_backend *be, fw_error *err)
 {
     CUDA_ENTER(be);
@@ -181,6 +190,7 @@ static const fw_backend_ops cuda_ops = {
     .dropout_backward = cuda_dropout_backward,
     .augment_set_cache = cuda_augment_set_cache,
     .augment_batch = cuda_augment_batch,
+    .discard_pending = cuda_discard_pending,
     .buffers_updated = cuda_buffers_updated,
     .update_bind = cuda_update_bind,
     .update_allreduce = cuda_update_allreduce,

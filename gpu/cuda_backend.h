@@ -302,5 +302,8 @@ int cuda_update_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coe
 int cuda_update_to_host(fw_backend *be, fw_error *err);
 /* Free update_bind's state (destroy, a new bind). */
 void cuda_update_release(fw_backend *be);
+/* An op is freeing this slot or mirror (either may be NULL): the update
+ * that uses it is released first (it would point at freed memory). */
+void cuda_update_forget(fw_backend *be, const cuda_slot *s, const cuda_dparam *dp);
 
 #endif

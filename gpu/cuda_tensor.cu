@@ -255,6 +255,7 @@ int cuda_dparam_init(fw_backend *be, cuda_dparam *dp, fw_param *p, fw_error *err
 
 void cuda_dparam_free(fw_backend *be, cuda_dparam *dp)
 {
+    cuda_update_forget(be, NULL, dp);
     for (int i = 0; i < be->n_dparams; i++)
         if (be->dparams[i] == dp) {
             be->dparams[i] = be->dparams[--be->n_dparams];
@@ -313,6 +314,7 @@ void cuda_slot_destroy(fw_backend *be, cuda_slot *s)
 {
     if (!s)
         return;
+    cuda_update_forget(be, s, NULL);
     for (int i = 0; i < be->n_slots; i++)
         if (be->slots[i] == s) {
             be->slots[i] = be->slots[--be->n_slots];

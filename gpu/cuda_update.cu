@@ -6,12 +6,13 @@
  * sync), gives it device moments, and splits all the tensors into chunks of
  * CHUNK elements listed in one device table. Each step is then two
  * multi-tensor launches over that table, one block per chunk:
- *   - sumsq_kernel: per-tensor sums of (g * mult_i)^2 in double (a block
- *     reduction, then one atomicAdd per block) and a non-finite flag;
+ *   - sumsq_kernel: per-chunk sums of (g * mult_i)^2 in double (a block
+ *     reduction) and a non-finite flag; the host adds the chunks up in order
+ *     (each tensor's first), so the norm is the same on every run and rank;
  *   - step_kernel: fw_sgd_elem / fw_adamw_elem (src/optim_math.h, the host
  *     optimizer's own per-element code) on every element.
- * Nothing but the per-tensor sums (8 bytes a tensor), multipliers (4) and
- * coefficients (24) crosses PCIe per step. The converted weights of conv
+ * Nothing but the per-chunk sums (8 bytes per 16 Ki elements), multipliers
+ * and coefficients (4 and 24 bytes a tensor) crosses PCIe per step. The converted weights of conv
  * and linear layers are re-made from the masters after a step
  * (be->weights_gen).
  * The host's copies: after params_updated (the host wrote the weights or
@@ -49,9 +50,10 @@ struct cuda_update {
     update_tensor_dev *tensors_d; /* (n) */
     update_chunk_dev *chunks_d;   /* (n_chunks) */
     int64_t n_chunks;
+    int64_t *first_chunk;         /* (n + 1) host: tensor i has chunks [first[i], first[i+1]) */
     fw_optim_coeffs *coeffs_d;    /* (n) */
     float *mult_d;                /* (n) the gradients' multipliers */
-    double *sums_d, *sums_h;      /* (n) device, pinned */
+    double *sums_d, *sums_h;      /* (n_chunks) device, pinned */
     int *bad_d, *bad_h;           /* (1) device, pinned */
 };
 
@@ -67,6 +69,7 @@ void cuda_update_release(fw_backend *be)
         cudaFree(u->b[i].m2);
     }
     free(u->b);
+    free(u->first_chunk);
     cudaFree(u->tensors_d);
     cudaFree(u->chunks_d);
     cudaFree(u->coeffs_d);
@@ -77,6 +80,16 @@ void cuda_update_release(fw_backend *be)
     cudaFreeHost(u->bad_h);
     free(u);
     be->update = NULL;
+}
+
+void cuda_update_forget(fw_backend *be, const cuda_slot *s, const cuda_dparam *dp)
+{
+    struct cuda_update *u = be->update;
+    for (int i = 0; u && i < u->n; i++)
+        if ((s && u->b[i].g == s) || (dp && u->b[i].w == dp)) {
+            cuda_update_release(be);
+            return;
+        }
 }
 
 static cuda_dparam *find_mirror(fw_backend *be, const fw_param *p)
@@ -99,12 +112,17 @@ static cuda_slot *find_grad(fw_backend *be, const fw_param *p)
 static int upload_tables(fw_backend *be, struct cuda_update *u, fw_error *err)
 {
     update_tensor_dev *tens = (update_tensor_dev *)calloc((size_t)u->n, sizeof *tens);
+    u->first_chunk = (int64_t *)malloc(((size_t)u->n + 1) * sizeof *u->first_chunk);
     int64_t n_chunks = 0;
-    for (int i = 0; i < u->n; i++)
+    for (int i = 0; u->first_chunk && i < u->n; i++) {
+        u->first_chunk[i] = n_chunks;
         n_chunks += (u->b[i].t.param->numel + CHUNK - 1) / CHUNK;
+    }
+    if (u->first_chunk)
+        u->first_chunk[u->n] = n_chunks;
     update_chunk_dev *chunks =
         (update_chunk_dev *)malloc((size_t)(n_chunks ? n_chunks : 1) * sizeof *chunks);
-    if (!tens || !chunks) {
+    if (!tens || !chunks || !u->first_chunk) {
         free(tens);
         free(chunks);
         return fw_fail(err, FW_ENOMEM, "update_bind: out of memory (tables)");
@@ -172,8 +190,9 @@ static int bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err)
     size_t tn = (size_t)(n ? n : 1);
     CUDA_CHECK(cudaMalloc((void **)&u->coeffs_d, tn * sizeof *u->coeffs_d));
     CUDA_CHECK(cudaMalloc((void **)&u->mult_d, tn * sizeof *u->mult_d));
-    CUDA_CHECK(cudaMalloc((void **)&u->sums_d, tn * sizeof *u->sums_d));
-    CUDA_CHECK(cudaMallocHost((void **)&u->sums_h, tn * sizeof *u->sums_h));
+    size_t nc = (size_t)(u->n_chunks ? u->n_chunks : 1);
+    CUDA_CHECK(cudaMalloc((void **)&u->sums_d, nc * sizeof *u->sums_d));
+    CUDA_CHECK(cudaMallocHost((void **)&u->sums_h, nc * sizeof *u->sums_h));
     CUDA_CHECK(cudaMalloc((void **)&u->bad_d, sizeof *u->bad_d));
     CUDA_CHECK(cudaMallocHost((void **)&u->bad_h, sizeof *u->bad_h));
     return 0;
@@ -249,7 +268,7 @@ __global__ void sumsq_kernel(const update_tensor_dev *tensors, const update_chun
     }
     double total = block_sum(s);
     if (threadIdx.x == 0)
-        atomicAdd(&sums[c.tensor], total);
+        sums[blockIdx.x] = total;
     if (nonfinite)
         atomicOr(bad, 1);
 }
@@ -319,8 +338,6 @@ int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int
     struct cuda_update *u = be->update;
     FW_TRY(refresh_bound(be, u, err));
     FW_TRY(zero_unreached(be, u, err));
-    CUDA_CHECK(cudaMemsetAsync(u->sums_d, 0, (size_t)(u->n ? u->n : 1) * sizeof(double),
-                               be->stream));
     CUDA_CHECK(cudaMemsetAsync(u->bad_d, 0, sizeof(int), be->stream));
     if (u->n_chunks) {
         /* pageable sources: staged before the calls return */
@@ -330,14 +347,19 @@ int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int
             u->tensors_d, u->chunks_d, u->mult_d, u->sums_d, u->bad_d);
         CUDA_LAUNCH_CHECK();
     }
-    CUDA_CHECK(cudaMemcpyAsync(u->sums_h, u->sums_d, (size_t)(u->n ? u->n : 1) * sizeof(double),
-                               cudaMemcpyDeviceToHost, be->stream));
+    if (u->n_chunks)
+        CUDA_CHECK(cudaMemcpyAsync(u->sums_h, u->sums_d, (size_t)u->n_chunks * sizeof(double),
+                                   cudaMemcpyDeviceToHost, be->stream));
     CUDA_CHECK(cudaMemcpyAsync(u->bad_h, u->bad_d, sizeof(int), cudaMemcpyDeviceToHost,
                                be->stream));
     CUDA_CHECK(cudaStreamSynchronize(be->stream));
     double total = 0;
-    for (int i = 0; i < u->n; i++)
-        total += u->sums_h[i];
+    for (int i = 0; i < u->n; i++) {
+        double tensor = 0;
+        for (int64_t k = u->first_chunk[i]; k < u->first_chunk[i + 1]; k++)
+            tensor += u->sums_h[k];
+        total += tensor;
+    }
     *sumsq = total;
     *finite = !*u->bad_h;
     /* the step's gradient is closed: the next backward starts a new one */

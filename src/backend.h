@@ -332,6 +332,14 @@ typedef struct fw_backend_ops {
     int (*augment_batch)(fw_backend *be, const fw_aug_params *params, const int64_t *items,
                          int n, int ow, int oh, fw_tensor *out, fw_error *err);
 
+    /* ---- forget what backward and forward passes left pending (optional) ----
+     * Gradients not yet taken (by sync or update_grad_sumsq) and running
+     * statistics not yet downloaded are dropped: the host's values stand,
+     * and the next backward starts a new gradient. For a step given up
+     * halfway (a non-finite loss, out of memory). NULL: nothing is ever
+     * pending (the CPU backend completes everything in each call). */
+    void (*discard_pending)(fw_backend *be);
+
     /* ---- running statistics written on the host (optional) ----
      * After the host rewrote FW_PARAM_BUFFER data (batch norm's running
      * statistics) and nothing else: a narrower params_updated. NULL: the

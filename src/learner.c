@@ -515,9 +515,10 @@ int fw_learner_load_pretrained(fw_learner *l, const char *path, fw_pretrained_re
 {
     /* The backbone: every model tensor outside the neck. */
     const fw_param_list *all = fw_model_params(l->model);
+    FW_TRY(fw_train_update_to_host(&l->update, err)); /* (else the host's copy is stale) */
     fw_param_list backbone;
     fw_param_list_init(&backbone);
-    int rc = fw_train_update_to_host(&l->update, err);
+    int rc = FW_OK;
     for (int i = 0; rc == FW_OK && i < all->n; i++)
         if (strncmp(all->items[i]->name, "neck.", 5) != 0)
             rc = fw_param_list_append(&backbone, all->items[i], err);

@@ -117,6 +117,7 @@ int fw_micro_batch_save_stats(fw_micro_batch *mb, const fw_model *m, fw_error *e
 
 void fw_micro_batch_restore_stats(fw_micro_batch *mb, fw_model *m)
 {
+    fw_model_discard_pending(m); /* the failed attempt's statistics and gradients */
     copy_buffers(fw_model_params(m), mb->saved_stats, 1);
     fw_model_buffers_updated(m);
 }

@@ -157,6 +157,12 @@ void fw_model_params_updated(fw_model *m)
     m->ops->params_updated(m->be);
 }
 
+void fw_model_discard_pending(fw_model *m)
+{
+    if (m->ops->discard_pending)
+        m->ops->discard_pending(m->be);
+}
+
 void fw_model_buffers_updated(fw_model *m)
 {
     if (m->ops->buffers_updated)

@@ -68,6 +68,9 @@ void fw_model_params_updated(fw_model *m);
 /* Only the running statistics (FW_PARAM_BUFFER data) were written on the
  * host: the backend's buffers_updated, or params_updated where it has none. */
 void fw_model_buffers_updated(fw_model *m);
+/* The backend's discard_pending (when it has one): gradients and statistics
+ * a given-up pass left on the device are dropped. */
+void fw_model_discard_pending(fw_model *m);
 
 /* Make every BN layer (backbone and neck) a SyncBatchNorm over data-parallel
  * ranks through fn (e.g. fw_dist_bn_sync with the fw_dist as ctx); fn NULL:

@@ -109,6 +109,9 @@ int fw_train_update_allreduce(fw_train_update *u, fw_buffers_sum_fn fn, void *ct
 
 void fw_train_update_zero_grads(fw_train_update *u)
 {
+    /* what a given-up step left on the backend (its gradients) goes too */
+    if (u->ops->discard_pending)
+        u->ops->discard_pending(u->be);
     for (int i = 0; i < u->params->n; i++) {
         fw_param *p = u->params->items[i];
         if (p->grad && !u->held[i])

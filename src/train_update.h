@@ -63,7 +63,8 @@ void fw_train_update_free(fw_train_update *u);
 int fw_train_update_allreduce(fw_train_update *u, fw_buffers_sum_fn fn, void *ctx,
                               fw_error *err);
 
-/* Zero the gradients the host computes into (before a step's backward). */
+/* Start a step's gradients: zero those the host computes into, and drop
+ * what the backend still holds of an earlier step (discard_pending). */
 void fw_train_update_zero_grads(fw_train_update *u);
 
 /* The update of one step whose model gradients were computed with loss scale

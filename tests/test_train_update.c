@@ -198,6 +198,16 @@ static int res_step(fw_backend *be, const fw_optim_hyper *h, const fw_optim_coef
     return FW_OK;
 }
 
+/* A given-up step's gradients (still in fw_param.grad here) are dropped. */
+static void res_discard(fw_backend *be)
+{
+    resident_be *st = state_of(be, 0);
+    for (int i = 0; st && i < st->n; i++) {
+        fw_param *p = st->res[i].t.param;
+        memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+    }
+}
+
 static int res_to_host(fw_backend *be, fw_error *err)
 {
     (void)err;
@@ -221,6 +231,7 @@ struct fw_arcface {
     fw_loss_ws ws;
 };
 static int g_arcface_calls; /* (atomic adds) */
+static int g_arcface_nan;   /* > 0: so many more calls end with a NaN loss */
 
 static int res_arcface_create(fw_backend *be, const fw_arcface_cfg *cfg, int classes, int dim,
                               fw_param *weight, fw_arcface **out, fw_error *err)
@@ -252,8 +263,13 @@ static int res_arcface_loss(fw_backend *be, fw_arcface *a, const float *emb, con
     (void)be;
     count(&g_arcface_calls);
     fw_loss_grads g = {.d_emb = d_emb, .d_weight = a->weight->grad, .scale = scale};
-    return fw_loss_arcface(&a->ws, &a->cfg, emb, labels, n, a->dim, a->weight->data, a->classes,
-                           d_emb ? &g : NULL, res, err);
+    int rc = fw_loss_arcface(&a->ws, &a->cfg, emb, labels, n, a->dim, a->weight->data,
+                             a->classes, d_emb ? &g : NULL, res, err);
+    if (rc == FW_OK && g_arcface_nan > 0) { /* a loss gone bad after its gradients */
+        g_arcface_nan--;
+        res->loss = NAN;
+    }
+    return rc;
 }
 
 static const fw_backend_ops *resident_ops(void)
@@ -261,6 +277,7 @@ static const fw_backend_ops *resident_ops(void)
     g_resident_ops = *fw_backend_cpu();
     g_resident_ops.destroy = res_destroy;
     g_resident_ops.params_updated = res_params_updated;
+    g_resident_ops.discard_pending = res_discard;
     g_resident_ops.update_bind = res_bind;
     g_resident_ops.update_allreduce = res_allreduce;
     g_resident_ops.update_grad_sumsq = res_sumsq;
@@ -459,6 +476,37 @@ static void test_environment_switch(void)
     unsetenv("FLUKEWATCH_HEAD");
 }
 
+/* A step given up on a non-finite loss, after the head wrote its weights'
+ * gradient and before the backward, leaves nothing behind: the next steps
+ * are those of a learner with the same ArcFace op whose update runs on the
+ * host (which zeroes its gradients at every step). */
+static void test_nonfinite_loss_leaves_nothing(void)
+{
+    static fw_backend_ops head_only;
+    head_only = *fw_backend_cpu();
+    head_only.arcface_create = res_arcface_create;
+    head_only.arcface_destroy = res_arcface_destroy;
+    head_only.arcface_loss = res_arcface_loss;
+    g_ops = &head_only;
+    fw_learner *a = new_learner(16);
+    g_ops = NULL;
+    fw_learner *b = new_resident_learner(16);
+    double la[STEPS] = {0}, lb[STEPS] = {0};
+    if (a && b) {
+        g_arcface_nan = 2; /* step 0 of a, then of b */
+        CHECK(!run_steps(a, 0, 1, la) && !run_steps(b, 0, 1, lb));
+        CHECK(isnan(la[0]) && isnan(lb[0]) && g_arcface_nan == 0);
+        if (!run_steps(a, 1, STEPS, la) && !run_steps(b, 1, STEPS, lb)) {
+            CHECK(memcmp(la + 1, lb + 1, sizeof(double) * (STEPS - 1)) == 0);
+            CHECK_INT(fw_learner_steps_skipped(b), 1);
+            CHECK(same_after_sync(a, b));
+        }
+    }
+    g_arcface_nan = 0;
+    fw_learner_destroy(a);
+    fw_learner_destroy(b);
+}
+
 /* ---- data parallel: two in-process ranks ---- */
 typedef struct rank_run {
     fw_dist *d;
@@ -575,6 +623,7 @@ int main(void)
     RUN(test_restore_uploads_moments);
     RUN(test_lr_finder_on_backend);
     RUN(test_environment_switch);
+    RUN(test_nonfinite_loss_leaves_nothing);
     RUN(test_data_parallel_matches_host);
     return tap_done();
 }
