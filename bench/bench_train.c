@@ -324,6 +324,14 @@ static int infer_step(fw_model *m, fw_backend *be, const bench_input *in, const 
     return wrapped.tensor_copy_out(be, emb, in->emb, err); /* waits for the device */
 }
 
+/* The bench has no head: every trained tensor is a layer's, held by the backend. */
+static int held_by_backend(const fw_param *p, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return 1;
+}
+
 /* up: the learner's update (GPU), or NULL: fw_optim_step (CPU). */
 static int train_step(fw_model *m, fw_backend *be, fw_optim *opt, fw_train_update *up,
                       const bench_input *in, const options *o, uint64_t step, fw_error *err)
@@ -400,7 +408,8 @@ int main(int argc, char **argv)
         setup = fw_optim_create(&opt, &oc, &params, &err);
     fw_train_update update, *up = NULL;
     if (setup == 0 && !on_cpu &&
-        (setup = fw_train_update_init(&update, &wrapped, be, opt, &params, 1, &err)) == 0)
+        (setup = fw_train_update_init(&update, &wrapped, be, opt, &params, 1, held_by_backend,
+                                      NULL, &err)) == 0)
         up = &update;
     if (setup < 0) {
         fprintf(stderr, "bench_train: %s\n", err.msg);

@@ -127,13 +127,15 @@ static void cuda_buffers_updated(fw_backend *be)
     be->buffer_gen++;
 }
 
-/* Every slot's pending download or gradient is dropped (see backend.h). */
+/* Every slot's pending download or gradient is dropped (see backend.h);
+ * the host's running statistics stand again (uploaded before their next use). */
 static void cuda_discard_pending(fw_backend *be)
 {
     for (int i = 0; i < be->n_slots; i++) {
         be->slots[i]->pending = 0;
         be->slots[i]->add = 0;
     }
+    be->buffer_gen++;
 }
 
 static int cuda_sync(fw_backend *be, fw_error *err)

@@ -63,15 +63,16 @@ int cuda_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, 
     size_t bytes = (size_t)items * sh * sw * sc;
     size_t free_b = 0, total_b = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    be->aug_cache_h = cache;
-    be->aug_items = items;
-    be->aug_sw = sw, be->aug_sh = sh, be->aug_sc = sc;
     /* FLUKEWATCH_GPU_CACHE=pinned streams even a cache that fits (tests) */
     const char *mode = getenv("FLUKEWATCH_GPU_CACHE");
     int force_pinned = mode && strcmp(mode, "pinned") == 0;
     if (bytes <= free_b / 2 && !force_pinned) {
         CUDA_CHECK(cudaMalloc(&be->aug_cache_d, bytes));
-        CUDA_CHECK(cudaMemcpy(be->aug_cache_d, cache, bytes, cudaMemcpyHostToDevice));
+        /* on the stream, waited for: a plain cudaMemcpy from pageable memory
+         * may return before the data arrive, unordered with this stream */
+        CUDA_CHECK(cudaMemcpyAsync(be->aug_cache_d, cache, bytes, cudaMemcpyHostToDevice,
+                                   be->stream));
+        CUDA_CHECK(cudaStreamSynchronize(be->stream));
     } else {
         /* pinned where it is: the per-batch gathers then run at full bus speed */
         /* read-only registration exists only where the device says so (ATS
@@ -85,9 +86,14 @@ int cuda_augment_set_cache(fw_backend *be, const uint8_t *cache, int64_t items, 
         CUDA_CHECK(cudaHostRegister((void *)cache, bytes,
                                     read_only ? cudaHostRegisterReadOnly
                                               : cudaHostRegisterDefault));
+        be->aug_cache_h = cache; /* (release unregisters it from here on) */
         be->aug_pinned = 1;
         CUDA_CHECK(cudaStreamCreateWithFlags(&be->aug_copy, cudaStreamNonBlocking));
     }
+    /* usable only now that everything above went through */
+    be->aug_cache_h = cache;
+    be->aug_items = items;
+    be->aug_sw = sw, be->aug_sh = sh, be->aug_sc = sc;
     return FW_OK;
 }
 
@@ -97,13 +103,13 @@ static int take_slot(fw_backend *be, int n, size_t image, cuda_aug_slot **out,
 {
     cuda_aug_slot *s = &be->aug_slot[be->aug_next];
     be->aug_next ^= 1;
-    if (!s->done) {
+    if (!s->done)
         CUDA_CHECK(cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming));
+    if (!s->ready)
         CUDA_CHECK(cudaEventCreateWithFlags(&s->ready, cudaEventDisableTiming));
-    }
     if (s->used) /* its last batch's copies and kernel must be done */
         CUDA_CHECK(cudaEventSynchronize(s->done));
-    size_t args = (size_t)n * (sizeof(fw_aug_params) + sizeof(int64_t));
+    size_t args = (size_t)n * (sizeof(int64_t) + sizeof(fw_aug_params));
     if (args > s->args_cap) {
         if (s->args_h)
             CUDA_CHECK(cudaFreeHost(s->args_h));
@@ -120,24 +126,17 @@ static int take_slot(fw_backend *be, int n, size_t image, cuda_aug_slot **out,
     return 0;
 }
 
-int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_t *items, int n,
-                       int ow, int oh, fw_tensor *out, fw_error *err)
+/* Queue the slot's uploads (and gathers), the kernel, and the slot's event. */
+static int queue_batch(fw_backend *be, cuda_aug_slot *s, const fw_aug_params *params,
+                       const int64_t *items, int n, int ow, int oh, fw_tensor *out,
+                       fw_error *err)
 {
-    if (!be->aug_cache_h)
-        return fw_fail(err, FW_EINVAL, "augment_batch: no image cache (augment_set_cache)");
-    if (n < 1 || ow < 1 || oh < 1)
-        return fw_fail(err, FW_EINVAL, "augment_batch: bad batch %d of %dx%d", n, ow, oh);
-    for (int i = 0; i < n; i++)
-        if (items[i] < 0 || items[i] >= be->aug_items)
-            return fw_fail(err, FW_EINVAL, "augment_batch: sample %d reads item %lld of %lld", i,
-                           (long long)items[i], (long long)be->aug_items);
-    CUDA_ENTER(be);
     size_t image = (size_t)be->aug_sh * be->aug_sw * be->aug_sc;
-    size_t args = (size_t)n * (sizeof(fw_aug_params) + sizeof(int64_t));
-    cuda_aug_slot *s;
-    FW_TRY(take_slot(be, n, image, &s, err));
-    fw_aug_params *p_h = (fw_aug_params *)s->args_h;
-    int64_t *items_h = (int64_t *)(p_h + n);
+    size_t args = (size_t)n * (sizeof(int64_t) + sizeof(fw_aug_params));
+    /* the item indices first: 8-byte aligned whatever n is (fw_aug_params
+     * is 4-byte aligned, so indices after n of them would not be) */
+    int64_t *items_h = (int64_t *)s->args_h;
+    fw_aug_params *p_h = (fw_aug_params *)(items_h + n);
     memcpy(p_h, params, (size_t)n * sizeof *params);
     const uint8_t *src = (const uint8_t *)be->aug_cache_d;
     if (be->aug_pinned) { /* gather this batch's images; the kernel reads them as 0..n-1 */
@@ -161,11 +160,35 @@ int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_
     fw_gpu_dtype dtype = be->prec == FW_PRECISION_BF16   ? FW_GPU_BF16
                          : be->prec == FW_PRECISION_FP16 ? FW_GPU_F16
                                                          : FW_GPU_F32;
-    const fw_aug_params *p_d = (const fw_aug_params *)s->args_d;
-    const int64_t *items_d = (const int64_t *)(p_d + n);
-    FW_TRY(fw_gpu_augment_batch(p_d, src, items_d, n, be->aug_sw, be->aug_sh, be->aug_sc, out->d,
-                                ow, oh, dtype, FW_LAYOUT_NHWC, be->stream, err));
-    CUDA_CHECK(cudaEventRecord(s->done, be->stream));
-    s->used = 1;
-    return 0;
+    const int64_t *items_d = (const int64_t *)s->args_d;
+    const fw_aug_params *p_d = (const fw_aug_params *)(items_d + n);
+    return fw_gpu_augment_batch(p_d, src, items_d, n, be->aug_sw, be->aug_sh, be->aug_sc, out->d,
+                                ow, oh, dtype, FW_LAYOUT_NHWC, be->stream, err);
+}
+
+int cuda_augment_batch(fw_backend *be, const fw_aug_params *params, const int64_t *items, int n,
+                       int ow, int oh, fw_tensor *out, fw_error *err)
+{
+    if (!be->aug_cache_h)
+        return fw_fail(err, FW_EINVAL, "augment_batch: no image cache (augment_set_cache)");
+    if (n < 1 || n > 65535 || ow < 1 || oh < 1)
+        return fw_fail(err, FW_EINVAL, "augment_batch: bad batch %d of %dx%d (at most 65535)",
+                       n, ow, oh);
+    for (int i = 0; i < n; i++)
+        if (items[i] < 0 || items[i] >= be->aug_items)
+            return fw_fail(err, FW_EINVAL, "augment_batch: sample %d reads item %lld of %lld", i,
+                           (long long)items[i], (long long)be->aug_items);
+    CUDA_ENTER(be);
+    size_t image = (size_t)be->aug_sh * be->aug_sw * be->aug_sc;
+    cuda_aug_slot *s;
+    FW_TRY(take_slot(be, n, image, &s, err));
+    int rc = queue_batch(be, s, params, items, n, ow, oh, out, err);
+    /* whatever was queued, the slot is reused only after it (errors too) */
+    cudaError_t ev = cudaEventRecord(s->done, be->stream);
+    if (ev == cudaSuccess)
+        s->used = 1;
+    else if (rc == 0)
+        return fw_fail(err, FW_EDEVICE, "augment_batch: cudaEventRecord: %s",
+                       cudaGetErrorString(ev));
+    return rc;
 }

@@ -140,11 +140,17 @@ static int upload_tables(fw_backend *be, struct cuda_update *u, fw_error *err)
     cudaError_t rc = cudaMalloc((void **)&u->tensors_d, (size_t)u->n * sizeof *tens);
     if (rc == cudaSuccess)
         rc = cudaMalloc((void **)&u->chunks_d, (size_t)(n_chunks ? n_chunks : 1) * sizeof *chunks);
+    /* on the backend's stream (a plain cudaMemcpy from pageable memory may
+     * return before the data arrive, and the legacy stream does not order
+     * the non-blocking one), then waited for: tens and chunks are freed */
     if (rc == cudaSuccess)
-        rc = cudaMemcpy(u->tensors_d, tens, (size_t)u->n * sizeof *tens, cudaMemcpyHostToDevice);
+        rc = cudaMemcpyAsync(u->tensors_d, tens, (size_t)u->n * sizeof *tens,
+                             cudaMemcpyHostToDevice, be->stream);
     if (rc == cudaSuccess && n_chunks)
-        rc = cudaMemcpy(u->chunks_d, chunks, (size_t)n_chunks * sizeof *chunks,
-                        cudaMemcpyHostToDevice);
+        rc = cudaMemcpyAsync(u->chunks_d, chunks, (size_t)n_chunks * sizeof *chunks,
+                             cudaMemcpyHostToDevice, be->stream);
+    if (rc == cudaSuccess)
+        rc = cudaStreamSynchronize(be->stream);
     free(tens);
     free(chunks);
     if (rc != cudaSuccess)
