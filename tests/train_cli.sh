@@ -68,7 +68,7 @@ ok_if "train prints the run id first" test "$run" = r0001
 ok_if "train prints one line per epoch" test "$(grep -c '^epoch [0-9]*/3 ' "$out")" -eq 3
 ok_if "run finished" test "$(status r0001)" = finished
 ckpt=$ws/runs/r0001/checkpoints
-ok_if "best.fwc and last checkpoints kept" test -f "$ckpt/best.fwc" -a "$(ls "$ckpt" | grep -c '^ckpt-')" -ge 1
+ok_if "best.fwc and last checkpoints kept" test -f "$ckpt/best.fwc" -a "$(ls "$ckpt" | grep -c '^ckpt-[0-9]*\.fwc$')" -ge 1
 ok_if "three evaluations stored" test "$(q "SELECT count(*) FROM evaluations WHERE run_id = 'r0001'")" -eq 3
 ok_if "train.loss per step" test "$(q "SELECT count(*) FROM metrics WHERE run_id = 'r0001' AND name = 'train.loss'")" -gt 3
 
@@ -107,7 +107,7 @@ ok_if "reference run" test "$(status r0002)" = finished
 ok_if "detach: exit 0, id first" test "$(head -n 1 "$out")" = r0003
 pid=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' "$out")
 ok_if "detach reports the pid" test -n "$pid"
-has_ckpt() { ls "$ws/runs/r0003/checkpoints" 2>/dev/null | grep -q '^ckpt-'; }
+has_ckpt() { ls "$ws/runs/r0003/checkpoints" 2>/dev/null | grep -q '^ckpt-[0-9]*\.fwc$'; } # (not a .tmp- being written)
 wait_for 120 has_ckpt
 ok_if "a checkpoint appears" has_ckpt
 kill -9 "$pid" 2>/dev/null

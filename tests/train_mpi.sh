@@ -89,7 +89,7 @@ steps=$(q "$TMP_ROOT/ws1/runs.sqlite" "SELECT count(*) FROM metrics WHERE name =
 ok_if "one train.loss point per step (not per rank)" \
     test "$(q "$db" "SELECT count(*), count(DISTINCT step) FROM metrics WHERE name = 'train.loss'")" = "$steps $steps"
 ok_if "one evaluation stored" test "$(q "$db" "SELECT count(*) FROM evaluations")" -eq 1
-last=$(ls "$TMP_ROOT/ws1/runs/r0001/checkpoints" | grep '^ckpt-' | sort | tail -n 1)
+last=$(ls "$TMP_ROOT/ws1/runs/r0001/checkpoints" | grep '^ckpt-[0-9]*\.fwc$' | sort | tail -n 1)
 ok_if "final checkpoint equals the one-process run's" \
     "${TOP_BUILDDIR:-.}/tests/test_dist_learner" compare-ckpt \
     "$TMP_ROOT/ws2/runs/r0001/checkpoints/$last" "$TMP_ROOT/ws1/runs/r0001/checkpoints/$last" 1e-4

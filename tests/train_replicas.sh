@@ -30,7 +30,7 @@ for row in db.execute(sys.argv[2]):
 PY
 }
 compare() { # compare WS_A WS_B LIMIT: final checkpoints within LIMIT
-    last=$(ls "$1/runs/r0001/checkpoints" | grep '^ckpt-' | sort | tail -n 1)
+    last=$(ls "$1/runs/r0001/checkpoints" | grep '^ckpt-[0-9]*\.fwc$' | sort | tail -n 1)
     "${TOP_BUILDDIR:-.}/tests/test_dist_learner" compare-ckpt \
         "$1/runs/r0001/checkpoints/$last" "$2/runs/r0001/checkpoints/$last" "$3"
 }
