@@ -366,7 +366,7 @@ int fw_dist_barrier(fw_dist *d, fw_error *err)
 void fw_dist_abort(fw_dist *d, int code)
 {
     if (d && d->group) {
-        fw_dist_group_break(d->group);
+        fw_dist_group_break(d->group, d->rank);
         return;
     }
 #ifdef HAVE_MPI

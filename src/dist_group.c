@@ -14,6 +14,7 @@ struct fw_dist_group {
     int arrived;
     unsigned long generation;
     int broken;
+    int broken_by; /* the member that broke it first, -1: the starter */
     const void *slot[GROUP_MAX]; /* each member's published buffer */
 };
 
@@ -43,9 +44,19 @@ void fw_dist_group_free(fw_dist_group *g)
 
 int fw_dist_group_size(const fw_dist_group *g) { return g->n; }
 
-void fw_dist_group_break(fw_dist_group *g)
+int fw_dist_group_broken_by(fw_dist_group *g)
 {
     pthread_mutex_lock(&g->mu);
+    int who = g->broken ? g->broken_by : -2;
+    pthread_mutex_unlock(&g->mu);
+    return who;
+}
+
+void fw_dist_group_break(fw_dist_group *g, int rank)
+{
+    pthread_mutex_lock(&g->mu);
+    if (!g->broken)
+        g->broken_by = rank;
     g->broken = 1;
     pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
@@ -86,7 +97,7 @@ static int publish(fw_dist_group *g, int rank, const void *buf, fw_error *err)
             return FW_OK;                                                                  \
         T *sum = malloc(n * sizeof *sum);                                                  \
         if (!sum) {                                                                        \
-            fw_dist_group_break(g);                                                        \
+            fw_dist_group_break(g, rank);                                                  \
             return fw_fail(err, FW_ENOMEM, "replicas: out of memory for a sum of %zu", n); \
         }                                                                                  \
         int rc = publish(g, rank, buf, err);                                               \

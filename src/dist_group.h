@@ -32,7 +32,12 @@ int fw_dist_group_max_int(fw_dist_group *g, int rank, int *value, fw_error *err)
 int fw_dist_group_allgather(fw_dist_group *g, int rank, const void *send, void *recv,
                             size_t bytes, fw_error *err);
 int fw_dist_group_bcast(fw_dist_group *g, int rank, void *buf, size_t bytes, fw_error *err);
-/* Mark the group broken and wake every member. */
-void fw_dist_group_break(fw_dist_group *g);
+/* Mark the group broken and wake every member; rank: the member that fails
+ * (-1: not a member, e.g. the code starting them). */
+void fw_dist_group_break(fw_dist_group *g, int rank);
+/* The member that broke the group first (-1: not a member), or -2 when it
+ * is not broken: whose error is the cause, the others' being "another
+ * replica of this run failed". */
+int fw_dist_group_broken_by(fw_dist_group *g);
 
 #endif

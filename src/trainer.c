@@ -1103,7 +1103,7 @@ int fw_trainer_start(const fw_trainer_opts *opts, fw_trainer **out, fw_error *er
             started++;
     }
     if (rc != FW_OK) { /* the started ones wait for the rest: break and join them */
-        fw_dist_group_break(g);
+        fw_dist_group_break(g, -1);
         fw_error ignored;
         if (root)
             fw_trainer_join(root, NULL, &ignored);
@@ -1137,11 +1137,14 @@ int fw_trainer_join(fw_trainer *t, int *stopped, fw_error *err)
     if (stopped)
         *stopped = t->stopped;
     /* The replicas end with the root (the same steps, the same stop); the
-     * first failure among them is the run's if the root itself succeeded. */
+     * first failure among them is the run's if the root itself succeeded,
+     * and the one that broke the group is the run's when the root failed
+     * only because the group broke (its error then says so, not why). */
+    int breaker = t->group ? fw_dist_group_broken_by(t->group) : -2;
     for (int r = 0; r < t->n_replicas; r++) {
         fw_error rerr = {0};
         int rrc = fw_trainer_join(t->replicas[r], NULL, &rerr);
-        if (rc == FW_OK && rrc != FW_OK) {
+        if (rrc != FW_OK && (rc == FW_OK || r + 1 == breaker)) {
             rc = rrc;
             if (err)
                 *err = rerr;
