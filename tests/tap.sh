@@ -1,6 +1,7 @@
 # tap.sh — TAP helpers for shell tests (sourced).
 #   ok_if "name" command args...   -> one test point, passing when the command succeeds
 #   skip "name" "reason"
+#   retry SECONDS command args...  -> the command's success within SECONDS (polled)
 #   tap_done
 # Tests find the program in $FLUKEWATCH and sources in $TOP_SRCDIR (set by make check).
 tap_n=0
@@ -26,6 +27,15 @@ ok_if() {
 skip() {
     tap_n=$((tap_n + 1))
     echo "ok $tap_n - $1 # SKIP $2"
+}
+
+retry() { # for screens that redraw when they can: poll every 0.25 s
+    retry_end_=$(($(date +%s) + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$retry_end_" ] || { "$@"; return; } # the last try speaks
+        sleep 0.25
+    done
 }
 
 tap_done() {

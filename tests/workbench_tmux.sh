@@ -106,14 +106,14 @@ for key in 1 2 3 4 5 6 7; do
     esac
     tm send-keys -t A "$key"
     ok_if "screen $key shows (marker '$marker') and no stand-in" \
-        sh -c "sleep 0.5; tmux -L '$SOCK' capture-pane -p -t A | sed -n '2,38p' > '$TMP_ROOT/s$key';
+        retry 10 sh -c "tmux -L '$SOCK' capture-pane -p -t A | sed -n '2,38p' > '$TMP_ROOT/s$key';
                grep -q -- '$marker' '$TMP_ROOT/s$key' && ! grep -q 'being written' '$TMP_ROOT/s$key'"
 done
 
 tm send-keys -t A 1 '?'
 ok_if "? opens the help overlay" wait_for A "Help"
 tm send-keys -t A x
-ok_if "any key closes it" sh -c "sleep 0.5; ! tmux -L '$SOCK' capture-pane -p -t A | grep -q '── Help'"
+ok_if "any key closes it" retry 10 sh -c "! tmux -L '$SOCK' capture-pane -p -t A | grep -q '── Help'"
 
 # ------------------------------------------------------------ live loss plot
 tm send-keys -t A 2
@@ -133,7 +133,7 @@ ok_if "p again resumes it" wait_status r0001 running
 
 # ------------------------------------------------------------ sizes
 tm resize-window -t A -x 80 -y 24
-ok_if "at 80x24 the tab bar and hint line stay" sh -c "sleep 0.6;
+ok_if "at 80x24 the tab bar and hint line stay" retry 10 sh -c "
     s=\$(tmux -L '$SOCK' capture-pane -p -t A);
     [ \$(printf '%s\n' \"\$s\" | wc -l) -eq 24 ] &&
     printf '%s\n' \"\$s\" | head -1 | grep -q 'flukewatch' &&
@@ -143,9 +143,9 @@ for key in 2 3 4 5 6 7 1; do
     sleep 0.3
 done
 ok_if "every screen draws at 80x24 without losing the hint line" \
-    sh -c "tmux -L '$SOCK' capture-pane -p -t A | tail -1 | grep -q 'q quit'"
+    retry 10 sh -c "tmux -L '$SOCK' capture-pane -p -t A | tail -1 | grep -q 'q quit'"
 tm resize-window -t A -x 200 -y 60
-ok_if "at 200x60 the screen is redrawn to the full size" sh -c "sleep 0.6;
+ok_if "at 200x60 the screen is redrawn to the full size" retry 10 sh -c "
     tmux -L '$SOCK' capture-pane -p -t A | sed -n 60p | grep -q 'q quit'"
 tm resize-window -t A -x 60 -y 20
 ok_if "below 80x24 it says how large it needs to be" wait_for A "needs 80x24"
@@ -182,7 +182,7 @@ done
 ok_if "the headless process ends when its run has stopped" sh -c "! kill -0 $ui_pid 2>/dev/null"
 tm send-keys -t B q
 ok_if "q without runs training here quits at once" \
-    sh -c "sleep 1; ! tmux -L '$SOCK' has-session -t B 2>/dev/null"
+    retry 10 sh -c "! tmux -L '$SOCK' has-session -t B 2>/dev/null"
 
 # ------------------------------------------------------------ q: leave training
 open_ui C 120 40 --train "$DATA" --config "$TMP_ROOT/tiny.conf" --name bg --graphics text
@@ -191,7 +191,7 @@ tm send-keys -t C q
 ok_if "q with a run training asks what to do" wait_for C "leave them training"
 tm send-keys -t C b
 ok_if "b gives the terminal back (the pane's command exits)" \
-    sh -c "sleep 1.5; ! tmux -L '$SOCK' has-session -t C 2>/dev/null"
+    retry 10 sh -c "! tmux -L '$SOCK' has-session -t C 2>/dev/null"
 ok_if "and the run goes on training in the background" wait_status r0002 running 5
 bg_pid=$(owner_pid r0002)
 "$FLUKEWATCH" --workspace "$WS" stop r0002 >/dev/null 2>&1
