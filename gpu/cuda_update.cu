@@ -55,6 +55,8 @@ struct cuda_update {
     float *mult_d;                /* (n) the gradients' multipliers */
     double *sums_d, *sums_h;      /* (n_chunks) device, pinned */
     int *bad_d, *bad_h;           /* (1) device, pinned */
+    float **sum_bufs;             /* (n) update_allreduce's list of gradients */
+    size_t *sum_counts;           /* (n) */
 };
 
 void cuda_update_release(fw_backend *be)
@@ -70,6 +72,8 @@ void cuda_update_release(fw_backend *be)
     }
     free(u->b);
     free(u->first_chunk);
+    free(u->sum_bufs);
+    free(u->sum_counts);
     cudaFree(u->tensors_d);
     cudaFree(u->chunks_d);
     cudaFree(u->coeffs_d);
@@ -186,7 +190,9 @@ static int bind(fw_backend *be, const fw_update_tensor *t, int n, fw_error *err)
         return fw_fail(err, FW_ENOMEM, "update_bind: out of memory");
     be->update = u;
     u->b = (cuda_bound *)calloc((size_t)(n ? n : 1), sizeof *u->b);
-    if (!u->b)
+    u->sum_bufs = (float **)malloc((size_t)(n ? n : 1) * sizeof *u->sum_bufs);
+    u->sum_counts = (size_t *)malloc((size_t)(n ? n : 1) * sizeof *u->sum_counts);
+    if (!u->b || !u->sum_bufs || !u->sum_counts)
         return fw_fail(err, FW_ENOMEM, "update_bind: out of memory (%d tensors)", n);
     for (int i = 0; i < n; i++) {
         u->n = i + 1; /* (release frees what a failing bind_one allocated) */
@@ -317,23 +323,13 @@ int cuda_update_allreduce(fw_backend *be, const int *reduce, fw_buffers_sum_fn f
     FW_TRY(need_bind(be, err));
     struct cuda_update *u = be->update;
     FW_TRY(zero_unreached(be, u, err));
-    float **bufs = (float **)malloc((size_t)(u->n ? u->n : 1) * sizeof *bufs);
-    size_t *counts = (size_t *)malloc((size_t)(u->n ? u->n : 1) * sizeof *counts);
-    if (!bufs || !counts) {
-        free(bufs);
-        free(counts);
-        return fw_fail(err, FW_ENOMEM, "update_allreduce: out of memory");
-    }
     int n = 0;
     for (int i = 0; i < u->n; i++)
         if (reduce[i]) {
-            bufs[n] = u->b[i].g->d;
-            counts[n++] = (size_t)u->b[i].t.param->numel;
+            u->sum_bufs[n] = u->b[i].g->d;
+            u->sum_counts[n++] = (size_t)u->b[i].t.param->numel;
         }
-    int rc = fn(ctx, bufs, counts, n, (void *)be->stream, err);
-    free(bufs);
-    free(counts);
-    return rc;
+    return fn(ctx, u->sum_bufs, u->sum_counts, n, (void *)be->stream, err);
 }
 
 int cuda_update_grad_sumsq(fw_backend *be, const float *mult, double *sumsq, int *finite,

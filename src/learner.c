@@ -39,7 +39,6 @@ struct fw_learner {
     fw_param_list params; /* model tensors then head tensors (borrowed) */
     fw_optim *optim;
     fw_train_update update; /* norm, clipping and the optimizer step: host or backend */
-    int update_ready;
     int64_t steps, skipped;
     fw_loss_scaler scaler;
     fw_micro_batch micro; /* k micro-batches per step (gradient accumulation) */
@@ -50,7 +49,8 @@ struct fw_learner {
     int cap_n;
     /* data parallel (dist with > 1 rank) */
     int ranks, rank;
-    float *flat;          /* (n_flat) model gradients, one all-reduce */
+    float *flat;          /* (n_flat) model gradients, one all-reduce (host update only:
+                             made on first use) */
     size_t n_flat;
     int *counts;          /* (ranks) rows of each rank's shard */
     float *gather_emb;    /* (ranks * max_n, D) padded all-gather */
@@ -120,11 +120,10 @@ int fw_learner_create(const fw_backend_ops *ops, const fw_learner_config *cfg,
     if (rc == FW_OK)
         rc = dist_setup(l, err);
     /* (data parallel needs the backend to sum its own gradients) */
-    if (rc == FW_OK &&
-        (rc = fw_train_update_init(&l->update, ops, l->be, l->optim, &l->params,
-                                   l->ranks <= 1 || ops->update_allreduce, param_on_backend, l,
-                                   err)) == FW_OK)
-        l->update_ready = 1;
+    if (rc == FW_OK)
+        rc = fw_train_update_init(&l->update, ops, l->be, l->optim, &l->params,
+                                  l->ranks <= 1 || ops->update_allreduce, param_on_backend, l,
+                                  err);
     if (rc < 0) {
         fw_learner_destroy(l);
         return rc;
@@ -137,8 +136,7 @@ void fw_learner_destroy(fw_learner *l)
 {
     if (!l)
         return;
-    if (l->update_ready)
-        fw_train_update_free(&l->update);
+    fw_train_update_free(&l->update); /* (zeroed when init never ran or failed) */
     fw_optim_destroy(l->optim);
     fw_param_list_free(&l->params);
     if (l->head_ready)
@@ -200,10 +198,9 @@ static int dist_setup(fw_learner *l, fw_error *err)
     for (int i = 0; i < l->params.n; i++)
         if (is_model_grad(l->params.items[i]))
             l->n_flat += (size_t)l->params.items[i]->numel;
-    l->flat = malloc((l->n_flat ? l->n_flat : 1) * sizeof *l->flat);
     l->counts = malloc((size_t)l->ranks * sizeof *l->counts);
-    if (!l->flat || !l->counts)
-        return fw_fail(err, FW_ENOMEM, "learner: out of memory for %zu gradients", l->n_flat);
+    if (!l->counts)
+        return fw_fail(err, FW_ENOMEM, "learner: out of memory for %d ranks", l->ranks);
     return FW_OK;
 }
 
@@ -220,6 +217,8 @@ static int grow(void **buf, size_t n, size_t size, fw_error *err)
 /* Sum the model's gradients over the ranks (one flat buffer). */
 static int allreduce_model_grads(fw_learner *l, fw_error *err)
 {
+    if (!l->flat)
+        FW_TRY(grow((void **)&l->flat, l->n_flat, sizeof *l->flat, err));
     size_t off = 0;
     for (int i = 0; i < l->params.n; i++) {
         fw_param *p = l->params.items[i];

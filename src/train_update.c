@@ -31,9 +31,10 @@ static int bind_backend_tensors(fw_train_update *u, fw_on_backend_fn on_backend,
     u->bound = malloc(cap * sizeof *u->bound);
     u->coeffs = malloc(cap * sizeof *u->coeffs);
     u->mult = malloc(cap * sizeof *u->mult);
+    u->model = malloc(cap * sizeof *u->model);
     fw_update_tensor *list = malloc(cap * sizeof *list);
     int rc = FW_OK;
-    if (!u->bound || !u->coeffs || !u->mult || !list) {
+    if (!u->bound || !u->coeffs || !u->mult || !u->model || !list) {
         rc = fw_fail(err, FW_ENOMEM, "update: out of memory for %d tensors", n);
         goto done;
     }
@@ -41,6 +42,7 @@ static int bind_backend_tensors(fw_train_update *u, fw_on_backend_fn on_backend,
         if (!on_backend(t[i].param, ctx))
             continue; /* computed on the host (a head term there) */
         list[u->n_bound] = (fw_update_tensor){t[i].param, t[i].buf, t[i].sq};
+        u->model[u->n_bound] = !(t[i].param->flags & FW_PARAM_HEAD);
         u->bound[u->n_bound++] = i;
     }
     rc = u->ops->update_bind(u->be, list, u->n_bound, err);
@@ -83,6 +85,7 @@ void fw_train_update_free(fw_train_update *u)
     free(u->bound);
     free(u->coeffs);
     free(u->mult);
+    free(u->model);
     free(u->held);
     memset(u, 0, sizeof *u);
 }
@@ -95,16 +98,7 @@ int fw_train_update_allreduce(fw_train_update *u, fw_buffers_sum_fn fn, void *ct
     if (!u->ops->update_allreduce)
         return fw_fail(err, FW_EUNSUPPORTED, "update: this backend cannot sum its gradients "
                        "over ranks");
-    int n;
-    const fw_optim_tensor *t = fw_optim_tensors(u->optim, &n);
-    int *reduce = malloc((size_t)(u->n_bound ? u->n_bound : 1) * sizeof *reduce);
-    if (!reduce)
-        return fw_fail(err, FW_ENOMEM, "update: out of memory");
-    for (int k = 0; k < u->n_bound; k++)
-        reduce[k] = !(t[u->bound[k]].param->flags & FW_PARAM_HEAD);
-    int rc = u->ops->update_allreduce(u->be, reduce, fn, ctx, err);
-    free(reduce);
-    return rc;
+    return u->ops->update_allreduce(u->be, u->model, fn, ctx, err);
 }
 
 void fw_train_update_zero_grads(fw_train_update *u)
@@ -166,10 +160,8 @@ static int backend_norm(fw_train_update *u, fw_loss_scaler *scaler, double scale
                         double clip_norm, fw_update_result *res, fw_error *err)
 {
     float inv = scaler->enabled ? (float)(1.0 / scale) : 1.0f;
-    int n;
-    const fw_optim_tensor *t = fw_optim_tensors(u->optim, &n);
     for (int k = 0; k < u->n_bound; k++)
-        u->mult[k] = (t[u->bound[k]].param->flags & FW_PARAM_HEAD) ? 1.0f : inv;
+        u->mult[k] = u->model[k] ? inv : 1.0f;
     double total;
     int finite;
     FW_TRY(u->ops->update_grad_sumsq(u->be, u->mult, &total, &finite, err));

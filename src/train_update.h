@@ -33,6 +33,8 @@ typedef struct fw_train_update {
     int n_bound;
     fw_optim_coeffs *coeffs;  /* (n_bound) this step's, in bind order */
     float *mult;              /* (n_bound) this step's gradient multipliers */
+    int *model;               /* (n_bound) 1: a model tensor (loss-scaled, summed over
+                                 ranks), 0: a head tensor */
     int *held;                /* (params->n) 1: the backend computes and updates it */
 } fw_train_update;
 
